@@ -1,0 +1,1 @@
+"""Pure core: geometry, data, metrics, models, pipeline and training. Never imports ROS."""

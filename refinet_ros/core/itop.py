@@ -1,0 +1,257 @@
+"""Reader and writer for the ITOP dataset's h5 layout, and for external 2D-prediction files.
+
+Layout (see shared/itop_format.md): ``*_depth_map.h5`` holds ``id`` and ``data`` (float16 metres,
+0 = no reading); ``*_labels.h5`` holds ``id``, ``is_valid``, ``visible_joints``,
+``image_coordinates``, ``real_world_coordinates`` (Y up) and ``segmentation``.
+In memory, joints are in the REP-103 optical frame and missing depth is NaN.
+Every format problem raises :class:`ItopFormatError` naming the file and the key.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import h5py
+import numpy as np
+
+from .camera import itop_to_optical
+from .depth import from_itop_depth, to_itop_depth
+from .joints import NUM_JOINTS
+
+VIEWS = ("side", "top")
+_VIEW_RE = re.compile(r"ITOP_(side|top)_", re.IGNORECASE)
+
+
+class ItopFormatError(ValueError):
+    """A file does not follow the ITOP layout; the message names the file and the key."""
+
+
+@dataclass
+class ItopLabels:
+    """Per-frame labels, in the optical frame (y down), metres."""
+
+    ids: np.ndarray                      # (N,) str
+    is_valid: np.ndarray                 # (N,) bool
+    visible: np.ndarray                  # (N, 15) bool
+    uv: np.ndarray                       # (N, 15, 2) pixels
+    joints: np.ndarray                   # (N, 15, 3) optical frame, metres
+    segmentation: np.ndarray | None = None  # (N, H, W) int8, -1 = background
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, index: np.ndarray) -> "ItopLabels":
+        seg = None if self.segmentation is None else self.segmentation[index]
+        return ItopLabels(self.ids[index], self.is_valid[index], self.visible[index],
+                          self.uv[index], self.joints[index], seg)
+
+
+@dataclass
+class Pose2D:
+    """2D keypoints from a detector, aligned to a labels file's frame order."""
+
+    uv: np.ndarray           # (N, 15, 2), NaN = missing
+    confidence: np.ndarray   # (N, 15) in [0, 1]
+
+
+def infer_view(path: str | Path) -> str | None:
+    """'side' or 'top' from an ITOP-style file name (ITOP_side_* / ITOP_top_*), else None."""
+    match = _VIEW_RE.search(Path(path).name)
+    return match.group(1).lower() if match else None
+
+
+def _decode_ids(raw: np.ndarray) -> np.ndarray:
+    return np.array([i.decode() if isinstance(i, bytes) else str(i) for i in raw], dtype=object).astype(str)
+
+
+def _open(path: Path) -> h5py.File:
+    if not path.is_file():
+        raise ItopFormatError(f"{path}: no such file")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise ItopFormatError(f"{path}: not a readable HDF5 file ({exc})") from exc
+
+
+def _dataset(h5: h5py.File, path: Path, key: str, shape_tail: tuple[int, ...] | None, n: int | None) -> h5py.Dataset:
+    """The dataset `key`, checked for presence and for shape (N, *shape_tail)."""
+    if key not in h5:
+        raise ItopFormatError(f"{path}: missing key '{key}' (have {sorted(h5.keys())})")
+    ds = h5[key]
+    if not isinstance(ds, h5py.Dataset):
+        raise ItopFormatError(f"{path}: key '{key}' is not a dataset")
+    if shape_tail is not None and tuple(ds.shape[1:]) != shape_tail:
+        raise ItopFormatError(f"{path}: key '{key}' has shape {ds.shape}, expected (N, {', '.join(map(str, shape_tail))})")
+    if n is not None and ds.shape[0] != n:
+        raise ItopFormatError(f"{path}: key '{key}' has {ds.shape[0]} entries but 'id' has {n}")
+    return ds
+
+
+def _read_ids(h5: h5py.File, path: Path) -> np.ndarray:
+    ids = _dataset(h5, path, "id", (), None)
+    return _decode_ids(ids[()])
+
+
+def read_labels(path: str | Path, with_segmentation: bool = False) -> ItopLabels:
+    """Read an ITOP ``*_labels.h5``. Valid frames must have finite coordinates."""
+    path = Path(path)
+    with _open(path) as h5:
+        ids = _read_ids(h5, path)
+        n = len(ids)
+        is_valid = _dataset(h5, path, "is_valid", (), n)[()].astype(bool)
+        visible = _dataset(h5, path, "visible_joints", (NUM_JOINTS,), n)[()].astype(bool)
+        uv = _dataset(h5, path, "image_coordinates", (NUM_JOINTS, 2), n)[()].astype(np.float64)
+        world = _dataset(h5, path, "real_world_coordinates", (NUM_JOINTS, 3), n)[()].astype(np.float64)
+        seg = None
+        if with_segmentation:
+            seg_ds = _dataset(h5, path, "segmentation", None, n)
+            if seg_ds.ndim != 3:
+                raise ItopFormatError(f"{path}: key 'segmentation' has shape {seg_ds.shape}, expected (N, H, W)")
+            seg = seg_ds[()].astype(np.int8)
+    for key, arr in (("real_world_coordinates", world), ("image_coordinates", uv)):
+        bad = ~np.isfinite(arr[is_valid]).all(axis=(1, 2))
+        if bad.any():
+            first = ids[is_valid][bad][0]
+            raise ItopFormatError(f"{path}: key '{key}' has NaN/inf in {int(bad.sum())} valid frame(s), first id {first}")
+    return ItopLabels(ids, is_valid, visible, uv, itop_to_optical(world), seg)
+
+
+class DepthFile:
+    """Lazy reader of an ITOP ``*_depth_map.h5``: the real test split is 1.6 GB, so frames are read on demand."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._h5 = _open(self.path)
+        try:
+            self.ids = _read_ids(self._h5, self.path)
+            self._data = _dataset(self._h5, self.path, "data", None, len(self.ids))
+            if self._data.ndim != 3:
+                raise ItopFormatError(f"{self.path}: key 'data' has shape {self._data.shape}, expected (N, H, W)")
+        except ItopFormatError:
+            self._h5.close()
+            raise
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) of one frame."""
+        return tuple(self._data.shape[1:])  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def read(self, index: np.ndarray | slice) -> np.ndarray:
+        """Frames as float32 metres with NaN for no reading. `index` must be sorted if an array."""
+        return from_itop_depth(self._data[index])
+
+    def batches(self, index: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(positions within `index`, depth) chunks in file order: h5py needs increasing indices."""
+        order = np.argsort(index, kind="stable")
+        for start in range(0, len(index), batch_size):
+            pos = order[start:start + batch_size]
+            yield pos, self.read(np.asarray(index)[pos])
+
+    def close(self) -> None:
+        self._h5.close()
+
+    def __enter__(self) -> "DepthFile":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def check_pair(depth: DepthFile, labels: ItopLabels, labels_path: str | Path) -> None:
+    """The depth and labels files must list the same ids in the same order."""
+    if len(depth.ids) != len(labels.ids) or not np.array_equal(depth.ids, labels.ids):
+        mismatch = np.flatnonzero(depth.ids[:len(labels.ids)] != labels.ids[:len(depth.ids)])
+        where = f"first mismatch at index {mismatch[0]}" if len(mismatch) else "different lengths"
+        raise ItopFormatError(f"{labels_path}: key 'id' does not match {depth.path} "
+                              f"({len(labels.ids)} vs {len(depth.ids)} ids, {where})")
+
+
+def read_pose2d(path: str | Path, ids: np.ndarray) -> Pose2D:
+    """Read an external 2D-predictions ``.npz`` (ids, keypoints N x 15 x 2, optional confidence N x 15).
+
+    Predictions are re-ordered to `ids`; every id must be present. A NaN keypoint is allowed only as a
+    declared missing joint (confidence 0); anything else is an error, so that garbage is not silently scored.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ItopFormatError(f"{path}: no such file")
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ItopFormatError(f"{path}: not a readable .npz file ({exc})") from exc
+    with npz:
+        for key in ("ids", "keypoints"):
+            if key not in npz.files:
+                raise ItopFormatError(f"{path}: missing key '{key}' (have {sorted(npz.files)})")
+        file_ids = _decode_ids(npz["ids"])
+        kp = np.asarray(npz["keypoints"], dtype=np.float64)
+        conf = np.asarray(npz["confidence"], dtype=np.float64) if "confidence" in npz.files else None
+    n = len(file_ids)
+    if kp.shape != (n, NUM_JOINTS, 2):
+        raise ItopFormatError(f"{path}: key 'keypoints' has shape {kp.shape}, expected ({n}, {NUM_JOINTS}, 2)")
+    if conf is None:
+        conf = np.ones((n, NUM_JOINTS))
+    elif conf.shape != (n, NUM_JOINTS):
+        raise ItopFormatError(f"{path}: key 'confidence' has shape {conf.shape}, expected ({n}, {NUM_JOINTS})")
+    if not np.isfinite(conf).all():
+        raise ItopFormatError(f"{path}: key 'confidence' has NaN/inf values")
+    undeclared = ~np.isfinite(kp).all(-1) & (conf > 0)
+    if undeclared.any():
+        raise ItopFormatError(f"{path}: key 'keypoints' has {int(undeclared.sum())} NaN/inf keypoint(s) "
+                              "with confidence > 0 (mark a missing joint with confidence 0)")
+    lookup = {i: k for k, i in enumerate(file_ids)}
+    if len(lookup) != n:
+        raise ItopFormatError(f"{path}: key 'ids' has duplicate ids")
+    missing = [i for i in ids if i not in lookup]
+    if missing:
+        raise ItopFormatError(f"{path}: key 'ids' lacks {len(missing)} id(s) of the labels file, e.g. {missing[:3]}")
+    order = np.array([lookup[i] for i in ids], dtype=np.int64)
+    uv = kp[order]
+    uv[~np.isfinite(uv).all(-1)] = np.nan
+    return Pose2D(uv, np.clip(conf[order], 0.0, 1.0))
+
+
+def _encode_ids(ids: np.ndarray) -> np.ndarray:
+    return np.array([str(i).encode() for i in ids], dtype="S")
+
+
+def write_itop(prefix: str | Path, depth_m: np.ndarray, labels: ItopLabels) -> tuple[Path, Path]:
+    """Write ``{prefix}_depth_map.h5`` and ``{prefix}_labels.h5`` in the real ITOP layout."""
+    prefix = Path(prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    depth_path = prefix.with_name(prefix.name + "_depth_map.h5")
+    labels_path = prefix.with_name(prefix.name + "_labels.h5")
+    n = len(labels.ids)
+    if depth_m.shape[0] != n:
+        raise ValueError(f"depth has {depth_m.shape[0]} frames but labels have {n}")
+    ids = _encode_ids(labels.ids)
+    with h5py.File(depth_path, "w") as h5:
+        h5.create_dataset("id", data=ids)
+        h5.create_dataset("data", data=to_itop_depth(depth_m), compression="gzip", compression_opts=1,
+                          chunks=(1, *depth_m.shape[1:]))
+    seg = labels.segmentation
+    if seg is None:
+        seg = np.full(depth_m.shape, -1, dtype=np.int8)
+    with h5py.File(labels_path, "w") as h5:
+        h5.create_dataset("id", data=ids)
+        h5.create_dataset("is_valid", data=labels.is_valid.astype(np.uint8))
+        h5.create_dataset("visible_joints", data=labels.visible.astype(np.uint8))
+        h5.create_dataset("image_coordinates", data=labels.uv.astype(np.float32))
+        h5.create_dataset("real_world_coordinates", data=itop_to_optical(labels.joints).astype(np.float32))
+        h5.create_dataset("segmentation", data=seg.astype(np.int8), compression="gzip", compression_opts=1,
+                          chunks=(1, *seg.shape[1:]))
+    return depth_path, labels_path
+
+
+def write_pose2d(path: str | Path, ids: np.ndarray, keypoints: np.ndarray, confidence: np.ndarray) -> Path:
+    """Write a 2D-predictions ``.npz`` that :func:`read_pose2d` reads back."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, ids=_encode_ids(ids), keypoints=np.asarray(keypoints, dtype=np.float32),
+                        confidence=np.asarray(confidence, dtype=np.float32))
+    return path

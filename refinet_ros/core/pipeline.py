@@ -1,0 +1,68 @@
+"""The configurable RefiNet pipeline: baseline lifting, then any subset of stages A -> B -> C.
+
+Both the CLI and the ROS node run frames through :class:`Pipeline`; neither adds algorithm of its own.
+"""
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from .camera import PinholeCamera
+from .lifting import DEFAULT_WINDOW, lift_baseline
+from .pose import PoseState
+
+STAGE_ORDER = ("A", "B", "C")
+
+
+class Stage(Protocol):
+    """One refinement module: a pure function of the pose state and the depth."""
+
+    name: str
+
+    def __call__(self, state: PoseState, depth_m: np.ndarray, camera: PinholeCamera) -> PoseState: ...
+
+
+def parse_stages(text: str | Sequence[str]) -> tuple[str, ...]:
+    """'none' / '' / 'A,B' / ['B', 'A'] -> canonical ordered tuple; unknown names are an error."""
+    items = text.replace("+", ",").split(",") if isinstance(text, str) else list(text)
+    names = {s.strip().upper() for s in items if s.strip() and s.strip().lower() not in ("none", "baseline")}
+    unknown = names - set(STAGE_ORDER)
+    if unknown:
+        raise ValueError(f"unknown stage(s) {sorted(unknown)}; choose from {', '.join(STAGE_ORDER)} or 'none'")
+    return tuple(s for s in STAGE_ORDER if s in names)
+
+
+def stages_label(stages: Sequence[str]) -> str:
+    """Display name of a stage subset: 'baseline' or 'A+B+C'."""
+    return "+".join(stages) if stages else "baseline"
+
+
+class Pipeline:
+    """Baseline lifting followed by the given stages, in A -> B -> C order."""
+
+    def __init__(self, stages: Sequence[Stage] = (), window: int = DEFAULT_WINDOW) -> None:
+        self.stages = list(stages)
+        self.window = window
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.stages)
+
+    def initial_state(self, depth_m: np.ndarray, uv: np.ndarray, confidence: np.ndarray,
+                      camera: PinholeCamera) -> PoseState:
+        """Lift the detector's 2D keypoints; off-image or NaN keypoints become missing joints."""
+        uv = np.where(camera.in_image(uv)[..., None], uv, np.nan)
+        joints = lift_baseline(depth_m, uv, camera, self.window)
+        return PoseState(uv=uv, joints=joints, confidence=np.asarray(confidence, dtype=np.float64))
+
+    def run(self, depth_m: np.ndarray, uv: np.ndarray, confidence: np.ndarray,
+            camera: PinholeCamera) -> PoseState:
+        """(B, H, W) depth in metres (NaN = no reading), (B, J, 2) keypoints, (B, J) confidence."""
+        if depth_m.shape[1:] != (camera.height, camera.width):
+            raise ValueError(f"depth is {depth_m.shape[2]}x{depth_m.shape[1]} but the camera is "
+                             f"{camera.width}x{camera.height}")
+        state = self.initial_state(depth_m, uv, confidence, camera)
+        for stage in self.stages:
+            state = stage(state, depth_m, camera)
+        return state

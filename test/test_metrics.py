@@ -1,0 +1,62 @@
+"""The paper's metric definitions on hand-computed cases."""
+import numpy as np
+import pytest
+
+from refinet_ros.core.metrics import evaluate, format_table, joint_errors
+
+
+def _gt(n=2):
+    return np.zeros((n, 15, 3))
+
+
+def test_map_and_mde_hand_computed():
+    gt = _gt(2)
+    pred = gt.copy()
+    # frame 0: joint 0 off by 4 cm (hit at 5 and 10), joint 1 off by 8 cm (hit at 10 only), joint 9 off by 30 cm
+    pred[0, 0, 0] = 0.04
+    pred[0, 1, 1] = 0.08
+    pred[0, 9, 2] = 0.30
+    r = evaluate(pred, gt)
+    assert r["n_frames"] == 2
+    assert r["mAP"] == pytest.approx(29 / 30)
+    assert r["mAP_5cm"] == pytest.approx(28 / 30)
+    assert r["mDE_cm"] == pytest.approx((4 + 8 + 30) / 30)
+    assert r["upper_mAP"] == pytest.approx(1.0)
+    assert r["lower_mAP"] == pytest.approx(13 / 14)
+    assert r["per_joint"]["Hips"]["mAP"] == pytest.approx(3 / 4)
+    assert r["per_joint"]["Head"]["mDE_cm"] == pytest.approx(2.0)
+    assert r["per_joint_15"]["right_hip"]["mDE_cm"] == pytest.approx(15.0)
+    assert set(r["per_joint"]) == {"Head", "Neck", "Shoulders", "Elbows", "Hands", "Torso", "Hips", "Knees", "Feet"}
+
+
+def test_threshold_is_strict():
+    gt = _gt(1)
+    pred = gt.copy()
+    pred[0, :, 0] = 0.1000001
+    assert evaluate(pred, gt)["mAP"] == 0.0
+
+
+def test_missing_prediction_is_a_miss_not_a_zero():
+    gt = _gt(1) + 2.0
+    pred = gt.copy()
+    pred[0, 3] = np.nan
+    r = evaluate(pred, gt)
+    assert r["mAP"] == pytest.approx(14 / 15)
+    assert r["mDE_cm"] == pytest.approx(0.0)
+    assert r["missing_rate"] == pytest.approx(1 / 15)
+    assert np.isinf(joint_errors(pred, gt)[0, 3])
+
+
+def test_only_valid_frames_count():
+    gt = _gt(3)
+    pred = gt.copy()
+    pred[1] += 1.0  # a terrible frame, but not valid
+    r = evaluate(pred, gt, valid=np.array([True, False, True]))
+    assert r["mAP"] == 1.0 and r["n_frames"] == 2
+
+
+def test_table_lists_every_row():
+    r = evaluate(_gt(1), _gt(1))
+    table = format_table(r, "t")
+    for row in ("Head", "Shoulders", "Feet", "mAP@10cm", "lower body"):
+        assert row in table
