@@ -1,0 +1,202 @@
+"""Tests of the synthetic ITOP-like generator (refinet_ros.core.synth). Fast: < 60 s in all."""
+from __future__ import annotations
+
+import json
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from refinet_ros.core.camera import PinholeCamera
+from refinet_ros.core.joints import (
+    HEAD, L_ELBOW, L_SHOULDER, LOWER_BODY, NECK, R_ELBOW, R_HAND, R_SHOULDER, TORSO, R_HIP, L_HIP,
+)
+from refinet_ros.core.synth import SUBJECTS, ClipSpec, generate_clip, generate_split, subject_dims, write_split
+from refinet_ros.core.synth.body import build_primitives, forward_kinematics, sample_body
+from refinet_ros.core.synth.detector import PROFILES, get_profile
+from refinet_ros.core.synth.motion import ACTIONS, sample_motion
+from refinet_ros.core.synth.render import render
+from refinet_ros.core.synth.scene import sample_side
+
+ARRAYS = ("depth_m", "is_valid", "visible", "uv", "joints", "segmentation", "keypoints", "confidence",
+          "subject", "clip", "frame30", "cam_to_world")
+
+
+@pytest.fixture(scope="module")
+def side_set():
+    return generate_split("side", "test", 120, seed=7)
+
+
+@pytest.fixture(scope="module")
+def top_set():
+    return generate_split("top", "test", 120, seed=7)
+
+
+def test_determinism_by_seed_and_workers():
+    a = generate_split("side", "train", 24, seed=3)
+    b = generate_split("side", "train", 24, seed=3, workers=2)
+    for name in ARRAYS:
+        assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True), name
+    assert np.array_equal(a.ids, b.ids)
+    assert a.subjects == b.subjects
+    c = generate_split("side", "train", 24, seed=4)
+    assert not np.array_equal(a.joints, c.joints)
+
+
+def test_train_test_subjects_disjoint():
+    assert not set(SUBJECTS["train"]) & set(SUBJECTS["test"])
+    tr, te = subject_dims("train", 0), subject_dims("test", 0)
+    assert not {round(d.stature, 9) for d in tr.values()} & {round(d.stature, 9) for d in te.values()}
+    s = generate_split("top", "train", 40, seed=0, stride=10)
+    assert set(np.unique(s.subject)) <= set(SUBJECTS["train"])
+    assert all(i[:2] in {f"{k:02d}" for k in SUBJECTS["train"]} for i in s.ids)
+    assert len(set(s.ids)) == len(s.ids)
+    assert all(len(i) == 8 and i[2] == "_" for i in s.ids)
+
+
+def test_ground_truth_joints_inside_body_volume():
+    """Every GT joint centre lies inside a primitive, and the ray through a visible trunk
+    joint's pixel meets the surface in front of the joint."""
+    rng = np.random.default_rng(11)
+    cam = PinholeCamera.itop()
+    checked = 0
+    for action in ACTIONS:
+        dims = sample_body(rng)
+        _, pose = sample_motion(rng, 12, action)
+        kin = forward_kinematics(dims, pose)
+        prims = build_primitives(dims, kin)
+        for f in (0, 11):
+            p = prims.frame(f)
+            j = kin.joints[f]
+            ab = p.cap_b - p.cap_a
+            s = np.clip(np.einsum("jkd,kd->jk", j[:, None] - p.cap_a[None], ab) / (ab * ab).sum(-1), 0, 1)
+            d_cap = np.linalg.norm(j[:, None] - (p.cap_a + s[..., None] * ab), axis=-1) - p.cap_r
+            local = np.einsum("kdi,jkd->jki", p.ell_r, j[:, None] - p.ell_c) / p.ell_radii
+            inside = (d_cap < 0).any(1) | ((local ** 2).sum(-1) < 1).any(1)
+            assert inside.all(), np.flatnonzero(~inside)
+        cpose, scene, _ = sample_side(rng, kin.joints[:, TORSO, :2], float(pose["yaw"][0]))
+        z, ids = render(cam, cpose, prims.frame(5), scene)
+        jc = cpose.to_camera(kin.joints[5])
+        uv = cam.project(jc)
+        for k in (NECK, TORSO, R_HIP, L_HIP, R_SHOULDER, L_SHOULDER, HEAD):
+            if cam.in_image(uv[k]):
+                zs = z[int(round(uv[k, 1])), int(round(uv[k, 0]))]
+                assert zs < jc[k, 2], (action, k)
+                checked += 1
+    assert checked > 30
+
+
+def test_dimensions_recorded_match_joints(side_set):
+    dims = subject_dims("test", 7)
+    for sid, d in dims.items():
+        m = side_set.subjects[sid]
+        assert 1.45 <= m["stature"] <= 2.05
+        assert m == d.measurements()
+        idx = side_set.subject == sid
+        if idx.any():
+            j = side_set.joints[idx].astype(np.float64)
+            assert np.allclose(np.linalg.norm(j[:, R_SHOULDER] - j[:, R_ELBOW], axis=-1), m["upper_arm"], atol=1e-4)
+            assert np.allclose(np.linalg.norm(j[:, R_ELBOW] - j[:, R_HAND], axis=-1), m["forearm"], atol=1e-4)
+            assert np.allclose(np.linalg.norm(j[:, R_SHOULDER] - j[:, L_SHOULDER], axis=-1), m["shoulder_width"], atol=1e-4)
+            mid = 0.5 * (j[:, R_HIP] + j[:, L_HIP])
+            trunk = np.linalg.norm(j[:, NECK] - mid, axis=-1)      # the spine bends: upright is the max
+            assert (trunk <= m["torso"] + 2e-4).all() and (trunk > 0.8 * m["torso"]).all()
+
+
+def test_side_view_geometry(side_set):
+    s = side_set
+    assert s.depth_m.shape == (120, 240, 320) and s.depth_m.dtype == np.float32
+    assert 1.9 <= s.joints[:, TORSO, 2].min() and s.joints[:, TORSO, 2].max() <= 4.5
+    person = (s.segmentation >= 0) & np.isfinite(s.depth_m)
+    for i in range(0, 120, 10):
+        d = s.depth_m[i][person[i]]
+        assert d.size > 200
+        lo, hi = np.quantile(d, [0.05, 0.95])
+        assert 1.8 <= lo and hi <= 4.6
+    # sensor: missing readings exist (edges, range) but most pixels have a reading
+    nan_rate = np.isnan(s.depth_m).mean()
+    assert 0.005 < nan_rate < 0.5
+    assert s.segmentation.min() == -1 and s.segmentation.max() <= 14
+    assert 0.3 < s.is_valid.mean() <= 1.0
+    assert s.visible[:, HEAD].mean() > 0.8
+
+
+def test_top_view_hides_the_lower_body(top_set):
+    s = top_set
+    v = s.visible[s.is_valid]
+    assert v[:, LOWER_BODY].mean() < 0.3
+    assert v[:, [HEAD, R_SHOULDER, L_SHOULDER]].mean() > 0.8
+    # the camera looks down: the head is nearer than the torso
+    assert (s.joints[:, HEAD, 2] < s.joints[:, TORSO, 2]).mean() > 0.95
+
+
+def test_clip_is_a_continuous_sequence():
+    n = 45
+    clip = generate_clip("side", "train", ClipSpec(0, 5, n, tuple(range(n)), 0), seed=1)
+    assert len(clip) == n
+    step = np.linalg.norm(np.diff(clip.joints[:, TORSO].astype(np.float64), axis=0), axis=-1)
+    assert step.max() < 0.1
+    assert (clip.cam_to_world == clip.cam_to_world[0]).all()
+    assert list(clip.frame30) == list(range(n))
+    assert list(clip.ids) == [f"05_{i:05d}" for i in range(n)]
+
+
+def test_detector_profiles(side_set):
+    with pytest.raises(ValueError):
+        get_profile("nope")
+    assert {"clean", "hrnet", "openpose"} <= set(PROFILES)
+    s = side_set
+    err = np.linalg.norm(s.keypoints - s.uv, axis=-1)
+    inside = PinholeCamera.itop().in_image(s.uv.astype(np.float64))
+    e, c = err[inside], s.confidence[inside]
+    assert np.median(e) < 6.0
+    assert np.corrcoef(c, np.minimum(e, 50))[0, 1] < -0.2        # confidence tracks the error
+    assert np.isfinite(s.keypoints).all() and (0 <= s.confidence).all() and (s.confidence <= 1).all()
+    # hands and elbows are noisier than the head
+    vis = s.visible & inside
+    assert np.median(err[:, [R_ELBOW, L_ELBOW]][vis[:, [R_ELBOW, L_ELBOW]]]) > np.median(err[:, HEAD][vis[:, HEAD]])
+    clean = generate_split("side", "test", 20, seed=7, detector_profile="clean")
+    ce = np.linalg.norm(clean.keypoints - clean.uv, axis=-1)[PinholeCamera.itop().in_image(clean.uv.astype(np.float64))]
+    assert np.quantile(ce, 0.99) < 3.0
+
+
+def test_write_split_reads_back(tmp_path):
+    itop = pytest.importorskip("refinet_ros.core.itop")
+    paths = write_split(tmp_path, "side", "test", 30, seed=2, progress=False)
+    s = generate_split("side", "test", 30, seed=2)
+    assert paths["depth_map"].name == "ITOP_side_test_depth_map.h5"
+    labels = itop.read_labels(paths["labels"], with_segmentation=True)
+    assert labels.joints.shape == (30, 15, 3) and labels.uv.shape == (30, 15, 2)
+    assert labels.segmentation.shape == (30, 240, 320)
+    assert list(labels.ids) == list(s.ids)
+    assert np.allclose(labels.joints, s.joints, atol=1e-5)            # Y-up on disk, optical in memory
+    with h5py.File(paths["labels"]) as h5:
+        assert np.allclose(h5["real_world_coordinates"][:, :, 1], -s.joints[:, :, 1], atol=1e-5)
+    with itop.DepthFile(paths["depth_map"]) as df:
+        assert df.shape == (240, 320) and len(df) == 30
+        d = df.read(slice(None))
+    assert np.array_equal(np.isnan(d), np.isnan(s.depth_m))
+    assert np.nanmax(np.abs(d - s.depth_m)) < 5e-3                    # float16 on disk
+    pose = itop.read_pose2d(paths["pose2d"], labels.ids)
+    assert np.allclose(pose.uv, s.keypoints) and np.allclose(pose.confidence, s.confidence)
+    meta = json.loads(paths["subjects"].read_text())
+    assert set(meta["subjects"]) >= {f"{k:02d}" for k in np.unique(s.subject)}
+    assert meta["subjects"]["00"]["stature"] == pytest.approx(s.subjects[0]["stature"])
+    # same datasets and dtypes as the reference writer
+    ref = itop.write_itop(tmp_path / "ref", s.depth_m, s.labels)
+    for mine, theirs in ((paths["depth_map"], ref[0]), (paths["labels"], ref[1])):
+        with h5py.File(mine) as a, h5py.File(theirs) as b:
+            assert set(a.keys()) == set(b.keys())
+            for k in a.keys():
+                assert a[k].shape == b[k].shape and a[k].dtype.kind == b[k].dtype.kind, k
+                assert np.array_equal(a[k][()], b[k][()]), k
+
+
+def test_speed_at_least_10_fps():
+    generate_split("side", "train", 3, seed=99)          # warm caches (ray grid, imports)
+    n = 60
+    t0 = time.perf_counter()
+    generate_split("side", "train", n, seed=98)
+    fps = n / (time.perf_counter() - t0)
+    assert fps >= 10.0, f"{fps:.1f} frames/s"
