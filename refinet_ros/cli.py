@@ -1,0 +1,31 @@
+"""The ``refinet`` command line: one entry point, one subcommand per capability."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .commands import bench, demo, evaluate
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="refinet", description="RefiNet 3D human-pose refinement from depth.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from .core.synth.generate import add_generate_parser
+    add_generate_parser(sub)
+    evaluate.add_parsers(sub)
+    bench.add_parser(sub)
+    demo.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except (ValueError, OSError) as exc:  # format errors, missing files: one clear line, no traceback
+        print(f"refinet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

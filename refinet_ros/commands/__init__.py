@@ -1,0 +1,1 @@
+"""Subcommands of the ``refinet`` CLI; each module adds its parser and handler."""

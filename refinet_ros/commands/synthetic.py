@@ -1,0 +1,35 @@
+"""Fixed-seed synthetic test sets shared by the demo and the benchmarks, generated once and reused."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..core.synth.generate import split_prefix, write_split
+
+#: The benchmark test set: seed and size are part of the contract behind bench/*.json.
+BENCH_SEED = 2020
+BENCH_FRAMES = 1000
+DEFAULT_DATA_DIR = Path("data")
+
+
+def test_set(view: str, frames: int, seed: int, data_dir: Path = DEFAULT_DATA_DIR,
+             progress: bool = True) -> dict[str, Path]:
+    """Paths of the synthetic test split for (view, frames, seed); generated on first use."""
+    out = Path(data_dir) / f"synth_test_seed{seed}_n{frames}"
+    prefix = split_prefix(out, view, "test")
+    paths = {key: prefix.with_name(prefix.name + suffix) for key, suffix in
+             (("depth_map", "_depth_map.h5"), ("labels", "_labels.h5"), ("pose2d", "_pose2d.npz"),
+              ("subjects", "_subjects.json"))}
+    if not _complete(paths, frames):
+        paths = write_split(out, view, "test", frames, seed, progress=progress)
+    return paths
+
+
+def _complete(paths: dict[str, Path], frames: int) -> bool:
+    """A set is reusable only if every file exists and the metadata (written last) says it is whole."""
+    if not all(p.is_file() for p in paths.values()):
+        return False
+    try:
+        return json.loads(paths["subjects"].read_text()).get("n_frames") == frames
+    except (OSError, ValueError):
+        return False
