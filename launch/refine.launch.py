@@ -1,0 +1,49 @@
+"""Refined 3D skeletons from a depth camera and a 2D pose detector.
+
+    ros2 launch refinet_ros refine.launch.py \
+        depth:=/camera/depth/image_rect_raw camera_info:=/camera/depth/camera_info \
+        pose:=/pose2d/skeletons [config:=my_refinet.yaml] [namespace:=robot1] \
+        [use_sim_time:=true] [rviz:=true]
+
+Starts the ``refine_node`` executable with the params file, exactly what the in-process demo
+runs (refinet_ros.ros.refine_node.RefineNode). Input topics are remapped from the names in the
+shipped config/refinet.yaml; ``rviz:=true`` also opens rviz/refinet.rviz (depth cloud, skeleton
+markers, TF) with the same namespace and remappings.
+"""
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+from launch_ros.substitutions import FindPackageShare
+
+PACKAGE = "refinet_ros"
+#: Input topic of config/refinet.yaml -> launch argument that remaps it.
+INPUT_REMAPS = {"camera/depth/image_raw": "depth", "camera/depth/camera_info": "camera_info", "pose2d": "pose"}
+
+
+def generate_launch_description() -> LaunchDescription:
+    share = FindPackageShare(PACKAGE)
+    arguments = [
+        DeclareLaunchArgument("config", default_value=PathJoinSubstitution([share, "config", "refinet.yaml"]),
+                              description="refine_node params file (stages, view, weights, device, topics, ...)"),
+        DeclareLaunchArgument("namespace", default_value="", description="namespace of the nodes and their topics"),
+        DeclareLaunchArgument("depth", default_value="camera/depth/image_raw",
+                              description="depth image topic, 16UC1 (mm) or 32FC1 (m)"),
+        DeclareLaunchArgument("camera_info", default_value="camera/depth/camera_info",
+                              description="camera_info topic of the depth image"),
+        DeclareLaunchArgument("pose", default_value="pose2d",
+                              description="refinet_ros/Skeleton2DArray topic of the 2D pose detector"),
+        DeclareLaunchArgument("use_sim_time", default_value="false", description="use /clock (bag playback)"),
+        DeclareLaunchArgument("rviz", default_value="false", description="also open RViz with rviz/refinet.rviz"),
+    ]
+    sim_time = {"use_sim_time": ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)}
+    remappings = [(topic, LaunchConfiguration(arg)) for topic, arg in INPUT_REMAPS.items()]
+    refine = Node(package=PACKAGE, executable="refine_node", name="refine_node",
+                  namespace=LaunchConfiguration("namespace"), output="screen",
+                  parameters=[LaunchConfiguration("config"), sim_time], remappings=remappings)
+    rviz = Node(package="rviz2", executable="rviz2", name="rviz2", namespace=LaunchConfiguration("namespace"),
+                arguments=["-d", PathJoinSubstitution([share, "rviz", "refinet.rviz"])],
+                parameters=[sim_time], remappings=remappings, condition=IfCondition(LaunchConfiguration("rviz")))
+    return LaunchDescription(arguments + [refine, rviz])

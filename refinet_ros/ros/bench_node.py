@@ -1,0 +1,47 @@
+"""``refinet bench node``: end-to-end latency of refine_node over DDS at 30 Hz.
+
+Runs the in-process demo graph (player -> refine_node -> evaluator) for ``--duration`` seconds and
+writes p50/p95 latency (input stamp to receipt by a subscriber), frame counts and CPU use to JSON.
+Only the parser lives at module level: ``refinet bench baseline`` must not need rclpy.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+DEFAULT_JSON = Path("bench/node.json")
+TARGET_P95_MS = 33.0
+
+
+def add_node_bench_parser(kinds: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``node`` on the ``refinet bench`` sub-command parsers."""
+    p = kinds.add_parser("node", help="refine_node end-to-end latency over DDS at 30 Hz (needs rclpy)")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds of 30 Hz input")
+    p.add_argument("--rate", type=float, default=30.0, help="input frame rate (Hz)")
+    p.add_argument("--stages", default="A,B,C", help="refinement stages, e.g. A,B,C or none")
+    p.add_argument("--view", choices=("side", "top"), default="side")
+    p.add_argument("--device", help="torch device (default: the config's)")
+    p.add_argument("--weights-dir", help="folder of {view}_{A,B,C}.pt (default: the config's)")
+    p.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    p.set_defaults(handler=run_node_bench)
+    return p
+
+
+def run_node_bench(args: argparse.Namespace) -> int:
+    from .demo_graph import format_result, run_demo_graph
+
+    frames = max(1, round(args.duration * args.rate))
+    params = {k: v for k, v in (("device", args.device), ("weights_dir", args.weights_dir)) if v is not None}
+    result = run_demo_graph(view=args.view, frames=frames, stages=args.stages, rate_hz=args.rate,
+                            params=params, progress=None)
+    payload = {"command": f"refinet bench node --duration {args.duration:g} --rate {args.rate:g} "
+                          f"--stages {args.stages} --view {args.view}",
+               "target_p95_ms": TARGET_P95_MS, **result}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(payload, indent=2))
+    print(format_result(result))
+    print(f"target: p95 <= {TARGET_P95_MS:g} ms with no skipped frame: "
+          f"{'met' if result['p95_ms'] <= TARGET_P95_MS and result['frames_skipped'] == 0 else 'NOT met'}")
+    print(f"wrote {args.json}")
+    return 0

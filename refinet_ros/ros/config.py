@@ -1,0 +1,128 @@
+"""The node's parameters: declared with the shipped YAML's values as defaults, read once, validated.
+
+config/refinet.yaml is the one place parameter values live (the package ships it as
+refinet_ros/data/refinet.yaml); this module only says what each parameter means and which values
+are acceptable. A bad value, a wrong type or an unknown name is a :class:`ConfigError` at startup,
+never a surprise at the first frame.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rclpy.node import Node
+
+from ..core.layouts import LAYOUTS
+from ..core.pipeline import parse_stages
+
+#: The shipped configuration (a copy of config/refinet.yaml inside the Python package).
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "data" / "refinet.yaml"
+NODE_NAME = "refine_node"
+VIEWS = ("side", "top")
+RELIABILITIES = ("best_effort", "reliable")
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
+#: Parameters are read once, so `ros2 param set` is refused rather than silently having no effect.
+_READ_ONLY = ParameterDescriptor(read_only=True)
+
+
+class ConfigError(ValueError):
+    """A parameter value the node cannot run with."""
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Validated parameters of refine_node (field names are the ROS parameter names)."""
+
+    view: str
+    stages: tuple[str, ...]
+    weights_dir: str
+    device: str
+    torch_threads: int
+    depth_window: int
+    keypoint_layout: str
+    depth_topic: str
+    camera_info_topic: str
+    pose_topic: str
+    qos_reliability: str
+    sync_slop: float
+    sync_queue_size: int
+    output_topic: str
+    markers_topic: str
+    marker_lifetime: float
+    publish_tf: bool
+    diagnostics_period: float
+    warn_period: float
+
+
+PARAMETER_NAMES: tuple[str, ...] = tuple(f.name for f in fields(NodeConfig))
+
+
+def node_section(document: dict, path: Path | str = "config") -> dict[str, Any]:
+    """The ``ros__parameters`` of the refine_node entry of a params-file document."""
+    for key, section in (document or {}).items():
+        if str(key).rstrip("/").split("/")[-1] == NODE_NAME and isinstance(section, dict):
+            return dict(section.get("ros__parameters") or {})
+    raise ConfigError(f"{path}: no '{NODE_NAME}: ros__parameters:' section")
+
+
+def load_defaults(path: Path = DEFAULT_CONFIG) -> dict[str, Any]:
+    """Parameter values of the shipped YAML; it must name every parameter, and nothing else."""
+    values = node_section(yaml.safe_load(Path(path).read_text()), path)
+    missing, unknown = set(PARAMETER_NAMES) - set(values), set(values) - set(PARAMETER_NAMES)
+    if missing or unknown:
+        raise ConfigError(f"{path}: missing parameters {sorted(missing)}, unknown {sorted(unknown)}")
+    return values
+
+
+def declare_and_read(node: Node, defaults_path: Path = DEFAULT_CONFIG) -> NodeConfig:
+    """Declare every parameter on `node` (overrides from --params-file/launch apply), read, validate."""
+    defaults = load_defaults(defaults_path)
+    values = {}
+    for name in PARAMETER_NAMES:
+        try:
+            values[name] = node.declare_parameter(name, defaults[name], _READ_ONLY).value
+        except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
+            raise ConfigError(f"parameter {name}: {exc} (expected {type(defaults[name]).__name__}, "
+                              f"like {defaults[name]!r})") from None
+    _reject_unknown_overrides(node)
+    return validate(values)
+
+
+def _reject_unknown_overrides(node: Node) -> None:
+    """A misspelt name in a params file would otherwise be ignored and its default used silently."""
+    overrides = getattr(node, "_parameter_overrides", {})   # rclpy keeps no public accessor
+    unknown = sorted(name for name in overrides if not node.has_parameter(name))
+    if unknown:
+        raise ConfigError(f"unknown parameter(s) {unknown}; refine_node declares {', '.join(PARAMETER_NAMES)}")
+
+
+def validate(values: dict[str, Any]) -> NodeConfig:
+    """Check every value; the first problem is a ConfigError naming the parameter and the choices."""
+    def need(ok: bool, name: str, expected: str) -> None:
+        if not ok:
+            raise ConfigError(f"parameter {name}={values[name]!r}: expected {expected}")
+
+    need(values["view"] in VIEWS, "view", " or ".join(VIEWS))
+    try:
+        stages = parse_stages(values["stages"])
+    except ValueError as exc:
+        raise ConfigError(f"parameter stages={values['stages']!r}: {exc}") from None
+    need(values["keypoint_layout"] in LAYOUTS, "keypoint_layout", " | ".join(LAYOUTS))
+    need(bool(_DEVICE.match(values["device"])), "device", "cpu, cuda, cuda:N or mps")
+    need(values["weights_dir"] == "" or Path(values["weights_dir"]).is_dir(), "weights_dir",
+         "an existing folder, or '' for the shipped weights")
+    need(values["torch_threads"] >= 0, "torch_threads", "an integer >= 0 (0 = torch's default)")
+    need(values["depth_window"] >= 1 and values["depth_window"] % 2 == 1, "depth_window", "an odd number >= 1")
+    for topic in ("depth_topic", "camera_info_topic", "pose_topic", "output_topic", "markers_topic"):
+        need(bool(values[topic].strip()), topic, "a topic name")
+    need(values["qos_reliability"] in RELIABILITIES, "qos_reliability", " or ".join(RELIABILITIES))
+    need(values["sync_slop"] > 0, "sync_slop", "seconds > 0")
+    need(values["sync_queue_size"] >= 1, "sync_queue_size", "an integer >= 1")
+    for name in ("marker_lifetime", "diagnostics_period", "warn_period"):
+        need(values[name] > 0, name, "seconds > 0")
+    return NodeConfig(**{**values, "stages": stages})

@@ -1,0 +1,359 @@
+"""refine_node over real DDS on loopback: a driver node publishes synthetic depth, camera_info and
+2D pose like a camera and a detector would, and checks what comes back (skeletons, TF, markers,
+diagnostics, /rosout warnings) against the offline Pipeline on the same input.
+
+Each test gets a fresh RefineNode; the module uses a domain and a namespace of its own.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from typing import Callable
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from rcl_interfaces.msg import Log  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
+from tf2_msgs.msg import TFMessage  # noqa: E402
+from visualization_msgs.msg import MarkerArray  # noqa: E402
+
+from refinet_ros.core.depth import decode_depth, encode_depth  # noqa: E402
+from refinet_ros.core.joints import JOINT_NAMES  # noqa: E402
+from refinet_ros.core.pipeline import Pipeline  # noqa: E402
+from refinet_ros.core.synth.generate import generate_split  # noqa: E402
+from refinet_ros.msg import Skeleton2DArray, Skeleton3DArray  # noqa: E402
+from refinet_ros.ros import refine_node as refine_module  # noqa: E402
+from refinet_ros.ros.compat.image import array_to_image  # noqa: E402
+from refinet_ros.ros.conversions import (  # noqa: E402
+    camera_info_from, joints_from_msg, skeleton2d_array, stamp_from_ns, stamp_ns)
+from refinet_ros.ros.diagnostics import SKIP_REASONS  # noqa: E402
+from refinet_ros.ros.refine_node import RefineNode  # noqa: E402
+
+DOMAIN_ID = 1 + (os.getpid() + 57) % 100
+NAMESPACE = f"refinet_test_{os.getpid()}"
+FRAME_ID = "test_depth_optical_frame"
+TIMEOUT_S = 20.0
+RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+
+
+@pytest.fixture(scope="module")
+def context():
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=DOMAIN_ID)
+    yield ctx
+    rclpy.shutdown(context=ctx)
+
+
+@pytest.fixture(scope="module")
+def seq():
+    return generate_split("side", "test", 4, seed=3, stride=1)
+
+
+class Driver:
+    """Publishes camera + detector inputs into the node's namespace and records every output."""
+
+    def __init__(self, context, node: RefineNode, markers: bool = True) -> None:
+        self.node = node
+        self.driver = rclpy.create_node("refinet_test_driver", namespace=NAMESPACE, context=context)
+        c = node.config
+        self.pub_depth = self.driver.create_publisher(Image, c.depth_topic, RELIABLE)
+        self.pub_info = self.driver.create_publisher(CameraInfo, c.camera_info_topic, RELIABLE)
+        self.pub_pose = self.driver.create_publisher(Skeleton2DArray, c.pose_topic, RELIABLE)
+        self.skeletons: dict[int, Skeleton3DArray] = {}
+        self.markers: list[MarkerArray] = []
+        self.tf: list[TFMessage] = []
+        self.diagnostics: list[DiagnosticArray] = []
+        self.warnings: list[str] = []
+        sub = self.driver.create_subscription
+        sub(Skeleton3DArray, c.output_topic, lambda m: self.skeletons.setdefault(stamp_ns(m.header.stamp), m), RELIABLE)
+        if markers:
+            sub(MarkerArray, c.markers_topic, self.markers.append, RELIABLE)
+        sub(TFMessage, "/tf", self.tf.append, RELIABLE)
+        sub(DiagnosticArray, "/diagnostics", self.diagnostics.append, RELIABLE)
+        sub(Log, "/rosout", self._on_log, QoSProfile(depth=100))
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.driver)
+        self.executor.add_node(node)
+        self._stamps = itertools.count(10_000)     # 1000 s, +0.1 s per frame
+        assert self.spin_until(lambda: min(p.get_subscription_count()
+                                           for p in (self.pub_depth, self.pub_info, self.pub_pose)) > 0)
+
+    def _on_log(self, msg: Log) -> None:
+        if msg.name.endswith("refine_node") and msg.level == Log.WARN:
+            self.warnings.append(msg.msg)
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.driver.destroy_node()
+        self.node.destroy_node()
+
+    def spin_until(self, done: Callable[[], bool], timeout_s: float = TIMEOUT_S) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while not done():
+            if time.monotonic() > deadline:
+                return False
+            self.executor.spin_once(timeout_sec=0.02)
+        return True
+
+    def next_stamp(self) -> int:
+        return next(self._stamps) * 100_000_000
+
+    def send(self, depth: Image | None, info: CameraInfo | None, pose: Skeleton2DArray, stamp: int) -> None:
+        header = Header(stamp=stamp_from_ns(stamp), frame_id=FRAME_ID)
+        for msg, pub in ((info, self.pub_info), (depth, self.pub_depth), (pose, self.pub_pose)):
+            if msg is not None:
+                msg.header = header
+                pub.publish(msg)
+
+    def send_until(self, frame: Callable[[], tuple], done: Callable[[], bool], stamp: Callable[[], int] | None = None,
+                   timeout_s: float = TIMEOUT_S) -> list[int]:
+        """Publish `frame()` with fresh stamps every 0.1 s until `done()`; returns the stamps sent
+        (also in ``self.sent`` while sending, for `done` to look at)."""
+        self.sent = []
+        deadline = time.monotonic() + timeout_s
+        while not done() and time.monotonic() < deadline:
+            self.sent.append((stamp or self.next_stamp)())
+            self.send(*frame(), self.sent[-1])
+            self.spin_until(done, 0.1)
+        assert done(), f"condition not reached within {timeout_s} s"
+        return self.sent
+
+    def answered(self) -> Skeleton3DArray | None:
+        """The output for one of the stamps of the current send_until, if any arrived."""
+        return next((self.skeletons[s] for s in self.sent if s in self.skeletons), None)
+
+
+def make_node(context, **params) -> RefineNode:
+    overrides = {"stages": "none", "diagnostics_period": 0.2, "warn_period": 60.0, **params}
+    return RefineNode(namespace=NAMESPACE, context=context,
+                      parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()])
+
+
+@pytest.fixture
+def driver(context):
+    made = []
+
+    def start(markers: bool = True, **params) -> Driver:
+        made.append(Driver(context, make_node(context, **params), markers))
+        return made[-1]
+
+    yield start
+    for d in made:
+        d.close()
+
+
+# --- synthetic inputs ------------------------------------------------------------------------------------
+def depth_msg(seq, i: int, encoding: str = "16UC1") -> Image:
+    return array_to_image(encode_depth(seq.depth_m[i], encoding), encoding)
+
+
+def info_msg(seq) -> CameraInfo:
+    return camera_info_from(seq.camera, Header())
+
+
+def pose_msg(seq, i: int, ids=("alice",), shift_px: float = 0.0) -> Skeleton2DArray:
+    kp = np.stack([seq.keypoints[i] + k * shift_px for k in range(len(ids))])
+    conf = np.repeat(seq.confidence[i][None], len(ids), 0)
+    return skeleton2d_array(Header(), list(ids), kp, conf)
+
+
+def good_frame(seq, i: int = 0) -> Callable[[], tuple]:
+    return lambda: (depth_msg(seq, i), info_msg(seq), pose_msg(seq, i))
+
+
+def offline(seq, i: int, pipeline: Pipeline, ids=("alice",), shift_px: float = 0.0) -> np.ndarray:
+    """What the offline Pipeline makes of exactly the bytes that went over the wire."""
+    depth = decode_depth(encode_depth(seq.depth_m[i], "16UC1"), "16UC1")
+    kp = np.stack([seq.keypoints[i] + k * shift_px for k in range(len(ids))]).astype(np.float32)
+    conf = np.repeat(seq.confidence[i][None], len(ids), 0).astype(np.float32)
+    return pipeline.run(np.repeat(depth[None], len(ids), 0), kp, conf, seq.camera).joints
+
+
+# --- output equals the offline pipeline -----------------------------------------------------------------
+def _check_same_as_offline(d: Driver, seq, pipeline: Pipeline) -> None:
+    for i in range(len(seq)):
+        d.send_until(good_frame(seq, i), lambda: d.answered() is not None)
+        got = d.answered()
+        assert got.header.frame_id == FRAME_ID
+        assert [sk.body_id for sk in got.skeletons] == ["alice"]
+        assert got.skeletons[0].header.stamp == got.header.stamp
+        ids, joints = joints_from_msg(got)
+        want = offline(seq, i, pipeline)
+        np.testing.assert_array_equal(np.isnan(joints), np.isnan(want))
+        np.testing.assert_allclose(joints, want, rtol=0, atol=1e-6)
+        assert np.isfinite(joints).any()
+
+
+def test_skeletons_carry_the_input_stamp_frame_and_offline_numbers(driver, seq):
+    d = driver()
+    stamps = d.send_until(good_frame(seq, 0), lambda: bool(d.skeletons))
+    assert set(d.skeletons) <= set(stamps)
+    _check_same_as_offline(d, seq, Pipeline())
+
+
+def test_refinement_stages_from_config_match_the_offline_pipeline(driver, seq, tmp_path):
+    from refinet_ros.core.models import MODELS
+    from refinet_ros.core.models.common import save_weights
+    from refinet_ros.core.stages import build_stages
+    for name, model in MODELS.items():               # untrained weights: the numbers, not their quality
+        save_weights(tmp_path / f"side_{name}.pt", name, model())
+    d = driver(stages="A,B,C", weights_dir=str(tmp_path))
+    assert d.node.pipeline.names == ("A", "B", "C")
+    _check_same_as_offline(d, seq, Pipeline(build_stages("A,B,C", "side", tmp_path)))
+
+
+def test_tf_frames_and_markers_for_several_people(driver, seq):
+    d = driver()
+    ids = ("alice", "bob")
+    d.send_until(lambda: (depth_msg(seq, 1), info_msg(seq), pose_msg(seq, 1, ids, shift_px=30.0)),
+                 lambda: bool(d.skeletons) and bool(d.markers) and bool(d.tf))
+    got = next(iter(d.skeletons.values()))
+    assert [sk.body_id for sk in got.skeletons] == list(ids)
+    np.testing.assert_allclose(joints_from_msg(got)[1], offline(seq, 1, Pipeline(), ids, 30.0), atol=1e-6)
+
+    frames = {t.child_frame_id: t for msg in d.tf for t in msg.transforms}
+    for body in ids:
+        assert frames[f"body_{body}"].header.frame_id == FRAME_ID
+        assert frames[f"head_{body}"].header.frame_id == f"body_{body}"
+    assert set(frames) <= {f"body_{b}" for b in ids} | {f"{j}_{b}" for j in JOINT_NAMES for b in ids}
+
+    markers = d.markers[0].markers
+    assert {m.ns for m in markers} == {"refinet/joints", "refinet/limbs"} and len(markers) == 4
+    assert all(m.header.frame_id == FRAME_ID and m.lifetime.nanosec > 0 for m in markers)
+    assert markers[0].color != markers[2].color
+
+
+def test_markers_are_not_built_without_a_subscriber(driver, seq, monkeypatch):
+    calls = []
+    monkeypatch.setattr(refine_module, "skeleton_markers", lambda *a: calls.append(a))
+    d = driver(markers=False)
+    d.send_until(good_frame(seq), lambda: len(d.skeletons) >= 2)
+    assert calls == []
+
+
+def test_empty_pose_array_gives_an_empty_result(driver, seq):
+    d = driver()
+    d.send_until(lambda: (depth_msg(seq, 0), info_msg(seq), Skeleton2DArray()), lambda: bool(d.skeletons))
+    assert next(iter(d.skeletons.values())).skeletons == []
+
+
+def test_coco17_layout_is_mapped_before_lifting(driver, seq):
+    from refinet_ros.core.layouts import COCO17, get_layout
+    d = driver(keypoint_layout="coco17")
+    rng = np.random.default_rng(0)
+    kp = rng.uniform([100, 60], [220, 200], (len(COCO17), 2)).astype(np.float32)
+    conf = rng.uniform(0.5, 1, len(COCO17)).astype(np.float32)
+    pose = lambda: skeleton2d_array(Header(), ["carol"], kp[None], conf[None])  # noqa: E731
+    d.send_until(lambda: (depth_msg(seq, 2), info_msg(seq), pose()), lambda: bool(d.skeletons))
+    uv, c = get_layout("coco17").to_itop(kp, conf)
+    depth = decode_depth(encode_depth(seq.depth_m[2], "16UC1"), "16UC1")
+    want = Pipeline().run(depth[None], uv[None], c[None], seq.camera).joints
+    np.testing.assert_allclose(joints_from_msg(next(iter(d.skeletons.values())))[1], want, atol=1e-6)
+
+
+# --- bad input: a throttled warning, a counted skip, and the node keeps working -------------------------------
+def _bad_depth(seq, encoding: str, value: float):
+    raw = np.full(seq.depth_m[0].shape, value, dtype=np.float32)
+    return lambda: (array_to_image(raw.astype(np.uint16) if encoding == "16UC1" else raw, encoding),
+                    info_msg(seq), pose_msg(seq, 0))
+
+
+def _rgb(seq):
+    h, w = seq.depth_m[0].shape
+    return lambda: (Image(height=h, width=w, encoding="rgb8", step=3 * w, data=bytes(3 * w * h)), info_msg(seq),
+                    pose_msg(seq, 0))
+
+
+def _small_info(seq):
+    return lambda: (depth_msg(seq, 0), camera_info_from(seq.camera.scaled(0.5), Header()), pose_msg(seq, 0))
+
+
+def _off_image(seq):
+    kp = np.full((1, 15, 2), -50.0)
+    kp[0, :5] = np.nan
+    return lambda: (depth_msg(seq, 0), info_msg(seq), skeleton2d_array(Header(), ["x"], kp, np.ones((1, 15))))
+
+
+def _seventeen(seq):
+    return lambda: (depth_msg(seq, 0), info_msg(seq),
+                    skeleton2d_array(Header(), ["x"], np.full((1, 17, 2), 10.0), np.ones((1, 17))))
+
+
+def _no_info(seq):
+    return lambda: (depth_msg(seq, 0), None, pose_msg(seq, 0))
+
+
+BAD_INPUTS = {
+    "unknown encoding": (_rgb, "encoding"),
+    "depth and camera_info sizes differ": (_small_info, "size_mismatch"),
+    "all-zero 16UC1 depth": (lambda s: _bad_depth(s, "16UC1", 0), "invalid_depth"),
+    "all-NaN 32FC1 depth": (lambda s: _bad_depth(s, "32FC1", np.nan), "invalid_depth"),
+    "keypoints off-image or NaN": (_off_image, "bad_keypoints"),
+    "wrong keypoint count": (_seventeen, "keypoint_count"),
+    "missing camera_info": (_no_info, "camera_info"),
+}
+
+
+def _assert_skipped_warned_and_alive(d: Driver, seq, reason: str) -> None:
+    assert d.node.stats.published == 0 or reason == "time_jump"
+    assert d.spin_until(lambda: any(SKIP_REASONS[reason] in w for w in d.warnings)), d.warnings
+    assert sum(SKIP_REASONS[reason] in w for w in d.warnings) == 1, "warnings must be throttled"
+
+    def diag_count() -> float:
+        for msg in reversed(d.diagnostics):
+            for status in msg.status:
+                if status.hardware_id == d.node.get_fully_qualified_name():
+                    return float({kv.key: kv.value for kv in status.values}[f"skipped_{reason}"])
+        return 0.0
+    assert d.spin_until(lambda: diag_count() >= 1)
+    published = d.node.stats.published
+    d.send_until(good_frame(seq, 3), lambda: d.node.stats.published > published)   # still alive
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_skipped_counted_and_warned_once(driver, seq, case):
+    make_frame, reason = BAD_INPUTS[case]
+    d = driver()
+    d.send_until(make_frame(seq), lambda: d.node.stats.skipped[reason] >= 2)
+    assert not d.skeletons
+    _assert_skipped_warned_and_alive(d, seq, reason)
+
+
+def test_time_jump_back_resets_the_synchroniser(driver, seq):
+    """A looping bag: the queues still hold messages from the end of the last loop. Their stamps are
+    the newest, so without a reset the bound would evict every new message instead of them."""
+    d = driver(sync_queue_size=3)
+    d.send_until(good_frame(seq), lambda: len(d.skeletons) >= 2)
+    d.send_until(lambda: (None, None, pose_msg(seq, 0)), lambda: len(d.node._sync.queues[1]) >= 3)
+    early = itertools.count(10)                       # stamps 1 s, 1.1 s, ... far before 1000 s
+    d.send_until(good_frame(seq), lambda: d.node.stats.skipped["time_jump"] >= 1 and d.answered() is not None,
+                 stamp=lambda: next(early) * 100_000_000)     # frames after the jump pair again
+    _assert_skipped_warned_and_alive(d, seq, "time_jump")
+
+
+# --- the in-process demo graph (player -> refine_node -> evaluator) ------------------------------------------
+def test_demo_graph_scores_what_the_evaluator_receives():
+    from refinet_ros.core.metrics import evaluate
+    from refinet_ros.ros.demo_graph import format_result, run_demo_graph
+    lines = []
+    result = run_demo_graph(frames=45, stages="none", domain_id=1 + DOMAIN_ID % 100, progress=lines.append)
+    assert result["frames_sent"] == 45 and 0 < result["frames_received"] <= 45
+    assert result["frames_received"] + result["frames_skipped"] >= 40      # at most a few lost on the wire
+    assert 0 < result["p50_ms"] <= result["p95_ms"] <= result["max_ms"] < 1000
+    assert lines and "latency" in lines[-1]
+    if result["frames_received"] == 45:                 # then the score is the offline one on the same frames
+        seq = generate_split("side", "test", 45, seed=7, stride=1)
+        depth = decode_depth(encode_depth(seq.depth_m, "16UC1"), "16UC1")
+        pred = Pipeline().run(depth, seq.keypoints, seq.confidence, seq.camera).joints
+        assert result["mAP"] == pytest.approx(evaluate(pred, seq.joints, seq.is_valid)["mAP"], abs=1e-9)
+    assert "refine_node, side view, stages none" in format_result(result)
