@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .commands import bench, demo, evaluate
+from .commands import bag, bench, demo, evaluate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,6 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_generate_parser(sub)
     evaluate.add_parsers(sub)
     bench.add_parser(sub)
+    bag.add_parser(sub)
     demo.add_parser(sub)
     return parser
 

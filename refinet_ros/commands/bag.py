@@ -1,0 +1,181 @@
+"""``refinet bag ...``: make, refine, evaluate and replay rosbag2 recordings (no ROS runtime but for play)."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..bags import layout as L
+from ..bags.bagio import STORAGES, custom_data
+from ..core.layouts import LAYOUTS
+from ..core.metrics import format_table
+from ..core.pipeline import parse_stages, stages_label
+from ..core.synth.detector import DEFAULT_PROFILE, PROFILES
+from ..core.synth.generate import SPLITS, VIEWS
+from .evaluate import build_pipeline, resolve_view
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    bag = sub.add_parser("bag", help="rosbag2 recordings: convert, refine offline, evaluate, replay",
+                         description="rosbag2 workflows; bags are read and written with `rosbags`, "
+                                     "so only `bag play` needs a ROS runtime (rclpy).")
+    verbs = bag.add_subparsers(dest="bag_command", required=True, metavar="VERB")
+    _from_itop(verbs)
+    _synth(verbs)
+    _refine(verbs)
+    _eval(verbs)
+    _play(verbs)
+
+
+def _output(p: argparse.ArgumentParser, depth: bool = True) -> None:
+    p.add_argument("--storage", choices=tuple(STORAGES), default="mcap", help="rosbag2 storage plugin")
+    if depth:
+        p.add_argument("--encoding", choices=("16UC1", "32FC1"), default="16UC1",
+                       help="depth encoding (REP-118): 16UC1 millimetres, or 32FC1 metres (lossless for ITOP)")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _from_itop(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser("from-itop", help="ITOP-format h5 files (+ 2D predictions) -> rosbag2 recording")
+    p.add_argument("out", metavar="OUT", type=Path, help="bag directory to create")
+    p.add_argument("--depth", required=True, type=Path, help="ITOP *_depth_map.h5")
+    p.add_argument("--labels", required=True, type=Path, help="ITOP *_labels.h5")
+    p.add_argument("--pose2d", type=Path, help="2D predictions .npz (ids, keypoints, [confidence]) covering "
+                                               "every id; default: the labels' image_coordinates")
+    p.add_argument("--view", choices=VIEWS, help="recorded in the bag's metadata; default: from the file names")
+    p.add_argument("--stamps", choices=("rate", "ids"), default="rate",
+                   help="30 Hz in file order, or from the ids' frame numbers (SS_FFFFF)")
+    _output(p)
+    p.set_defaults(handler=run_from_itop)
+
+
+def _synth(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser("synth", help="a continuous synthetic 30 Hz recording (the generator's clips in order)")
+    p.add_argument("out", metavar="OUT", type=Path, help="bag directory to create")
+    p.add_argument("--view", choices=VIEWS, default="side")
+    p.add_argument("--frames", type=int, default=300)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split", choices=SPLITS, default="test", help="test = held-out subjects")
+    p.add_argument("--detector", choices=tuple(PROFILES), default=DEFAULT_PROFILE,
+                   help="simulated 2D detector noise profile")
+    _output(p)
+    p.set_defaults(handler=run_synth)
+
+
+def _refine(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser("refine", help="run the pipeline over a bag offline; writes OUT = IN + /refinet/skeletons")
+    p.add_argument("src", metavar="IN", type=Path)
+    p.add_argument("out", metavar="OUT", type=Path)
+    p.add_argument("--stages", default="A,B,C", help="subset of A,B,C, or 'none' for the baseline")
+    p.add_argument("--view", choices=VIEWS, help="which weights; default: the view recorded in IN")
+    p.add_argument("--keypoint-layout", choices=tuple(LAYOUTS), default="itop15", help="layout of /pose2d")
+    p.add_argument("--batch-size", type=int, default=64)
+    _output(p, depth=False)
+    p.set_defaults(handler=run_refine)
+
+
+def _eval(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser("eval", help="score a skeleton topic against /gt/skeletons (same table as `refinet eval`)")
+    p.add_argument("bag", type=Path)
+    p.add_argument("--topic", default=L.REFINED_TOPIC, help="Skeleton3DArray topic to score")
+    p.add_argument("--gt-topic", default=L.GT_TOPIC)
+    p.add_argument("--json", type=Path, help="write the metrics as JSON here")
+    p.set_defaults(handler=run_eval)
+
+
+def _play(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser("play", help="publish a bag into a live ROS graph (rclpy; for installs without `ros2 bag`)")
+    p.add_argument("bag", type=Path)
+    p.add_argument("--rate", type=float, default=1.0, help="playback speed factor")
+    p.add_argument("--loop", action="store_true", help="start over at the end, until interrupted")
+    p.add_argument("--clock", action="store_true", help="publish the recorded time on /clock (for use_sim_time)")
+    p.add_argument("--topics", nargs="+", help="publish only these topics")
+    p.add_argument("--wait-for-subscribers", type=float, default=0.0, metavar="SECONDS",
+                   help="wait up to this long for every topic to have a subscriber before starting")
+    p.set_defaults(handler=run_play)
+
+
+def run_from_itop(args: argparse.Namespace) -> int:
+    from ..bags.convert import itop_to_bag
+    view = resolve_view(args.view, args.depth, args.labels)
+    n = itop_to_bag(args.depth, args.labels, args.out, view, args.pose2d, args.encoding, args.storage,
+                    args.stamps, progress=not args.no_progress)
+    print(f"wrote {args.out}: {n} frames ({view} view, {args.encoding} depth, {args.storage})")
+    return 0
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    from ..bags.convert import synth_to_bag
+    n = synth_to_bag(args.out, args.view, args.frames, args.seed, args.split, args.detector, args.encoding,
+                     args.storage, progress=not args.no_progress)
+    print(f"wrote {args.out}: {n} frames ({args.view} view, seed {args.seed}, {args.encoding} depth, {args.storage})")
+    return 0
+
+
+def run_refine(args: argparse.Namespace) -> int:
+    from ..bags.bagio import BagError
+    from ..bags.refine import refine_bag
+    if args.batch_size <= 0:
+        raise ValueError("--batch-size must be positive")
+    stages = parse_stages(args.stages)
+    view = args.view or custom_data(args.src).get(L.META_VIEW)
+    if stages and view not in VIEWS:
+        raise BagError(f"{args.src}: no view in the bag's metadata; pass --view side|top")
+    pipeline = build_pipeline(stages, view, ())
+    report = refine_bag(args.src, args.out, pipeline, args.keypoint_layout, args.batch_size, args.storage,
+                        progress=not args.no_progress)
+    print(f"wrote {args.out}: {report.frames} frames, {report.skeletons} skeletons refined with "
+          f"{stages_label(stages)} in {report.seconds:.1f} s ({report.fps:.0f} frames/s)")
+    if report.unmatched_depth or report.unmatched_pose2d:
+        print(f"note: {report.unmatched_depth} depth frame(s) without a 2D pose and {report.unmatched_pose2d} "
+              "2D pose(s) without a depth frame (matched by header stamp) were not refined")
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from ..bags.evaluate import evaluate_bag
+    run = evaluate_bag(args.bag, args.topic, args.gt_topic)
+    label = custom_data(args.bag).get(L.META_STAGES, "?") if args.topic == L.REFINED_TOPIC else args.topic
+    print(format_table(run.result, f"{label} ({args.topic}) on {args.bag.name}"))
+    if run.unpredicted:
+        print(f"note: {run.unpredicted} ground-truth skeleton(s) had no prediction on {args.topic} (scored as missed)")
+    if args.json:
+        payload = {"stages": label, "bag": str(args.bag), "topic": args.topic, "gt_topic": args.gt_topic, **run.result}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(payload, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def run_play(args: argparse.Namespace) -> int:
+    from ..bags.play import play_bag
+    if args.rate <= 0:
+        raise ValueError("--rate must be positive")
+    count = play_bag(args.bag, rate=args.rate, loop=args.loop, clock=args.clock, topics=args.topics,
+                     wait_for_subscribers=args.wait_for_subscribers)
+    print(f"published {count} messages from {args.bag}")
+    return 0
+
+
+
+def add_bench_parser(kinds: argparse._SubParsersAction) -> None:
+    """Register ``bench bags`` on the ``refinet bench`` kinds (called from commands/bench.py)."""
+    p = kinds.add_parser("bags", help="`bag refine` throughput per stage set on a synthetic recording")
+    p.add_argument("--frames", type=int, default=600)
+    p.add_argument("--seed", type=int, default=2020)
+    p.add_argument("--view", choices=VIEWS, default="side")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--data", type=Path, default=Path("data"), help="where the recording is cached")
+    p.add_argument("--json", type=Path, default=Path("bench/bags.json"))
+    p.set_defaults(handler=run_bench)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from ..bags.bench import bench_bags
+    payload = bench_bags(args.data, args.view, args.frames, args.seed, args.batch_size)
+    payload["command"] = (f"refinet bench bags --frames {args.frames} --seed {args.seed} --view {args.view} "
+                          f"--batch-size {args.batch_size}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(payload, indent=2))
+    print(f"wrote {args.json}")
+    return 0
