@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from .commands import bag, bench, demo, evaluate
+from .core.train_cli import add_train_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -13,6 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .core.synth.generate import add_generate_parser
     add_generate_parser(sub)
     evaluate.add_parsers(sub)
+    add_train_parser(sub)
     bench.add_parser(sub)
     bag.add_parser(sub)
     demo.add_parser(sub)

@@ -19,10 +19,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = kinds.add_parser("baseline", help="baseline lifting on the fixed-seed synthetic test sets, side and top")
     _common(p, Path("bench/baseline.json"))
     p.set_defaults(handler=run_baseline)
+    from ..core.train_cli import add_bench_models_parser
     from ..ros.bench_node import add_node_bench_parser
     from .bag import add_bench_parser
     add_bench_parser(kinds)
     add_node_bench_parser(kinds)
+    add_bench_models_parser(kinds)
 
 
 def _common(p: argparse.ArgumentParser, default_json: Path) -> None:

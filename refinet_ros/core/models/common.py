@@ -1,0 +1,70 @@
+"""What every refinement stage shares: running a torch module on numpy inputs, and the weights file.
+
+A weights file is ``{"module": "A", "config": {...}, "state_dict": {...fp16...}, "meta": {...}}``:
+the config rebuilds the nn.Module, fp16 keeps the shipped files small, and tensors are cast back
+to float32 on load because fp16 inference on CPU is slow and no more accurate.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class TorchStage:
+    """Base of the A/B/C stage wrappers: holds an eval-mode module and runs it without autograd."""
+
+    name: str = "?"
+
+    def __init__(self, model: nn.Module, device: str | torch.device = "cpu") -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+
+    def infer(self, *inputs: np.ndarray) -> np.ndarray:
+        """numpy float inputs -> the module's output as float64 numpy, batched, no gradients."""
+        with torch.inference_mode():
+            tensors = [torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32, device=self.device)
+                       for x in inputs]
+            return self.model(*tensors).double().cpu().numpy()
+
+    @property
+    def params(self) -> int:
+        return count_params(self.model)
+
+
+def count_params(model: nn.Module) -> int:
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def save_weights(path: str | Path, module: str, model: nn.Module, meta: dict[str, Any] | None = None) -> Path:
+    """Write the small fp16 weights file that :func:`load_weights` reads back."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.detach().half() if v.is_floating_point() else v.detach()).cpu()
+             for k, v in model.state_dict().items()}
+    torch.save({"module": module, "config": dict(model.config), "state_dict": state, "meta": meta or {}}, path)
+    return path
+
+
+def load_weights(path: str | Path, builders: dict[str, type[nn.Module]]) -> tuple[str, nn.Module, dict]:
+    """(module name, float32 eval-mode module, meta) from a weights file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such weights file")
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    name = blob.get("module")
+    if name not in builders:
+        raise ValueError(f"{path}: unknown module {name!r} (expected one of {sorted(builders)})")
+    model = builders[name](**blob["config"])
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
+    return name, model.float().eval(), blob.get("meta", {})
+
+
+def zero_last_layer(model: nn.Module) -> None:
+    """Zero the output layer: the stage then applies a zero offset (used by tests and as the initial state)."""
+    last = model.out
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)

@@ -1,0 +1,45 @@
+"""Build the refinement stages of a pipeline from the shipped weights files.
+
+Weights are per view (``{view}_{A|B|C}.pt``): the side and top views see bodies so differently
+(occlusion of the legs from above) that the reference trains one set per view.
+torch is imported only when a stage is loaded, so the CLI stays quick for the baseline.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from .pipeline import parse_stages
+
+if TYPE_CHECKING:
+    from .models.common import TorchStage
+
+#: Weights shipped with the package (refinet_ros/data/weights).
+DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "data" / "weights"
+
+
+def weights_path(weights_dir: Path, view: str, name: str) -> Path:
+    return Path(weights_dir) / f"{view}_{name}.pt"
+
+
+def load_stage(name: str, view: str, weights_dir: Path | None = None, device: str = "cpu") -> TorchStage:
+    """One stage from ``{weights_dir}/{view}_{name}.pt``; a missing file is a clear error."""
+    from .models import MODELS, STAGES
+    from .models.common import load_weights
+
+    path = weights_path(weights_dir or DEFAULT_WEIGHTS_DIR, view, name)
+    if not path.is_file():
+        raise FileNotFoundError(f"no weights for stage {name} ({view} view): {path} does not exist; "
+                                f"train them with `refinet train --module {name} --view {view} --out {path.parent}`")
+    loaded, model, _ = load_weights(path, MODELS)
+    if loaded != name:
+        raise ValueError(f"{path}: holds module {loaded}, expected {name}")
+    return STAGES[name](model, device)
+
+
+def build_stages(names: Sequence[str], view: str, weights_dir: Path | None = None,
+                 device: str = "cpu") -> list[TorchStage]:
+    """Stages in A -> B -> C order for the given view, whatever order `names` lists them in."""
+    if view not in ("side", "top"):
+        raise ValueError(f"unknown view {view!r}; expected 'side' or 'top'")
+    return [load_stage(name, view, weights_dir, device) for name in parse_stages(names)]

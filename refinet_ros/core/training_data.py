@@ -1,0 +1,137 @@
+"""Training data for the refinement modules: frames in memory, their cached source, upstream outputs.
+
+A :class:`FrameSet` is the whole interface the trainer needs (depth, detector 2D input, GT joints),
+so the synthetic generator, real ITOP files, or hand-made tensors all plug in the same way.
+Only valid frames are kept, and the 2D input is always a detector's (never the GT projection):
+a module trained on perfect 2D input would learn nothing about the errors it has to fix.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from .camera import PinholeCamera
+from .itop import DepthFile, check_pair, read_labels, read_pose2d
+from .pipeline import Pipeline, Stage
+from .pose import PoseState
+
+
+@dataclass
+class FrameSet:
+    """N valid frames. Depth is stored as float16 (as ITOP does) to halve memory; NaN = no reading."""
+
+    depth_m: np.ndarray     # (N, H, W) float16 metres
+    uv_in: np.ndarray       # (N, 15, 2) detector keypoints, NaN = missing
+    conf_in: np.ndarray     # (N, 15) detector confidence
+    gt_joints: np.ndarray   # (N, 15, 3) optical frame, metres
+    camera: PinholeCamera
+
+    def __post_init__(self) -> None:
+        self.depth_m = np.asarray(self.depth_m, dtype=np.float16)
+        self.uv_in = np.asarray(self.uv_in, dtype=np.float64)
+        self.conf_in = np.asarray(self.conf_in, dtype=np.float64)
+        self.gt_joints = np.asarray(self.gt_joints, dtype=np.float64)
+        n = len(self.depth_m)
+        if not (len(self.uv_in) == len(self.conf_in) == len(self.gt_joints) == n):
+            raise ValueError("FrameSet arrays must have the same number of frames")
+
+    def __len__(self) -> int:
+        return len(self.depth_m)
+
+    def depth(self, index: np.ndarray) -> np.ndarray:
+        """(len(index), H, W) float32 metres."""
+        return self.depth_m[index].astype(np.float32)
+
+    @property
+    def gt_uv(self) -> np.ndarray:
+        """(N, 15, 2) projection of the GT joint centres: Module A's target."""
+        return self.camera.project(self.gt_joints)
+
+
+def frames_from_synth(synth) -> FrameSet:
+    """The valid frames of a :class:`refinet_ros.core.synth.generate.SynthSet`, with its detector input."""
+    keep = np.flatnonzero(synth.is_valid)
+    return FrameSet(synth.depth_m[keep], synth.keypoints[keep], synth.confidence[keep], synth.joints[keep],
+                    synth.camera)
+
+
+def load_itop_frames(prefix: str | Path, n_frames: int | None = None,
+                     camera: PinholeCamera | None = None) -> FrameSet:
+    """The valid frames among the first `n_frames` of ``{prefix}_depth_map.h5`` / ``_labels.h5``,
+    with their 2D input from ``{prefix}_pose2d.npz``."""
+    prefix = Path(prefix)
+    labels = read_labels(prefix.with_name(prefix.name + "_labels.h5"))
+    valid = np.flatnonzero(labels.is_valid[:n_frames])
+    pose2d = read_pose2d(prefix.with_name(prefix.name + "_pose2d.npz"), labels.ids[valid])
+    with DepthFile(prefix.with_name(prefix.name + "_depth_map.h5")) as depth:
+        check_pair(depth, labels, prefix)
+        frames = depth.read(valid).astype(np.float16)
+        camera = camera or PinholeCamera.itop().scaled(depth.shape[1] / PinholeCamera.itop().width)
+    return FrameSet(frames, pose2d.uv, pose2d.confidence, labels.joints[valid], camera)
+
+
+def synthetic_split(data_dir: str | Path, view: str, split: str, n_frames: int, seed: int,
+                    workers: int = 1, progress: bool = True) -> FrameSet:
+    """A generated split, cached as ITOP files in ``data_dir``; regenerated if the cache is smaller or differs."""
+    from .synth.generate import GENERATOR_VERSION, split_prefix, write_split
+
+    data_dir = Path(data_dir)
+    prefix = split_prefix(data_dir, view, split)
+    meta_path = prefix.with_name(prefix.name + "_subjects.json")
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    stale = meta.get("seed") != seed or meta.get("version") != GENERATOR_VERSION
+    if stale or meta.get("n_frames", 0) < n_frames:
+        write_split(data_dir, view, split, n_frames, seed, workers=workers, progress=progress)
+    return load_itop_frames(prefix, n_frames)
+
+
+@dataclass
+class StateBank:
+    """Upstream outputs for every frame, one variant per upstream stage subset (e.g. baseline, A).
+
+    Training a later module on a mixture of these variants is what lets it work after any subset
+    of the earlier stages, as the ablation evaluates.
+    """
+
+    names: list[str]         # variant labels, e.g. ['baseline', 'A']
+    uv: np.ndarray           # (V, N, 15, 2)
+    joints: np.ndarray       # (V, N, 15, 3)
+    confidence: np.ndarray   # (N, 15)
+
+    def state(self, variant: np.ndarray | int, index: np.ndarray) -> PoseState:
+        """Per-sample variant choice: `variant` is an int or an array aligned with `index`."""
+        return PoseState(self.uv[variant, index], self.joints[variant, index], self.confidence[index])
+
+
+def run_stages(frames: FrameSet, stages: Sequence[Stage], batch: int = 256, progress: bool = False) -> PoseState:
+    """The pipeline's output for every frame, batched."""
+    pipe = Pipeline(stages)
+    uv, joints = np.empty_like(frames.uv_in), np.empty_like(frames.gt_joints)
+    label = "+".join(pipe.names) or "baseline"
+    for start in tqdm(range(0, len(frames), batch), desc=f"upstream {label}", disable=not progress, leave=False):
+        idx = np.arange(start, min(start + batch, len(frames)))
+        st = pipe.run(frames.depth(idx), frames.uv_in[idx], frames.conf_in[idx], frames.camera)
+        uv[idx], joints[idx] = st.uv, st.joints
+    return PoseState(uv, joints, frames.conf_in)
+
+
+def build_bank(frames: FrameSet, variants: Sequence[Sequence[Stage]], progress: bool = False) -> StateBank:
+    """Run each upstream stage subset over the frames."""
+    states = [run_stages(frames, v, progress=progress) for v in variants]
+    names = ["+".join(s.name for s in v) or "baseline" for v in variants]
+    return StateBank(names, np.stack([s.uv for s in states]), np.stack([s.joints for s in states]),
+                     frames.conf_in)
+
+
+def upstream_subsets(module: str, available: dict[str, Stage]) -> list[list[Stage]]:
+    """Every subset of the trained earlier stages (in A -> B -> C order), the empty one included."""
+    earlier = [available[n] for n in sorted(available) if n < module]
+    subsets: list[list[Stage]] = [[]]
+    for stage in earlier:
+        subsets += [s + [stage] for s in subsets]
+    return subsets

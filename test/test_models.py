@@ -1,0 +1,196 @@
+"""Refinement modules A/B/C: input features, stage invariants, weights files and training.
+
+Everything runs on hand-made scenes (a wall and disc-shaped 'body parts' whose surface lies
+5 cm in front of each joint centre), so the tests are fast and independent of the generator.
+"""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from refinet_ros.core.camera import PinholeCamera
+from refinet_ros.core.features import (PATCH_BACKGROUND, PATCH_DEPTH_SCALE, depth_patches, joint_point_clouds,
+                                       normalise_skeleton)
+from refinet_ros.core.joints import NUM_JOINTS, TORSO
+from refinet_ros.core.models import MODELS, STAGES
+from refinet_ros.core.models.common import save_weights, zero_last_layer
+from refinet_ros.core.pipeline import Pipeline
+from refinet_ros.core.stages import build_stages
+from refinet_ros.core.training import fit_step, train_module
+from refinet_ros.core.training_batches import BATCHES
+from refinet_ros.core.training_data import FrameSet, build_bank
+
+torch.set_num_threads(2)
+CAM = PinholeCamera.itop()
+SURFACE_OFFSET = 0.05
+
+
+def toy_frames(n: int, seed: int = 0) -> FrameSet:
+    """Joints spread over a person-sized area ~2.9 m away; each seen as a disc 5 cm in front of it."""
+    rng = np.random.default_rng(seed)
+    base = np.stack([np.linspace(-0.3, 0.3, NUM_JOINTS), np.linspace(-0.8, 0.8, NUM_JOINTS),
+                     np.zeros(NUM_JOINTS)], -1)
+    gt = base[None] + rng.normal(0, [0.15, 0.05, 0.08], (n, NUM_JOINTS, 3)) + [0, 0, 2.9]
+    depth = np.full((n, CAM.height, CAM.width), 4.0, dtype=np.float32)
+    rays = CAM.pixel_grid_rays()
+    for j in np.argsort(-gt[..., 2], axis=1).T:          # far to near: nearer discs overwrite
+        centre = gt[np.arange(n), j]
+        r2 = ((rays[None, ..., 0] * centre[:, 2, None, None] - centre[:, 0, None, None]) ** 2
+              + (rays[None, ..., 1] * centre[:, 2, None, None] - centre[:, 1, None, None]) ** 2)
+        disc = r2 < 0.07 ** 2
+        depth = np.where(disc, (centre[:, 2] - SURFACE_OFFSET)[:, None, None].astype(np.float32), depth)
+    uv = CAM.project(gt) + rng.normal(0, 2.0, (n, NUM_JOINTS, 2))
+    return FrameSet(depth, uv, np.full((n, NUM_JOINTS), 0.9), gt, CAM)
+
+
+@pytest.fixture(scope="module")
+def frames() -> FrameSet:
+    return toy_frames(24)
+
+
+def random_stage(name: str, zero: bool = False):
+    torch.manual_seed(0)
+    model = MODELS[name]()
+    for p in model.out.parameters():
+        torch.nn.init.normal_(p, 0.0, 0.05)
+    if zero:
+        zero_last_layer(model)
+    return STAGES[name](model)
+
+
+def baseline(frames: FrameSet, idx=slice(0, 4)):
+    depth = frames.depth(np.arange(len(frames))[idx])
+    state = Pipeline().initial_state(depth, frames.uv_in[idx], frames.conf_in[idx], CAM)
+    return state, depth
+
+
+# --------------------------------------------------------------------------- features
+def test_patch_centre_is_the_depth_at_the_joint(frames):
+    depth = frames.depth(np.arange(2))
+    uv = np.rint(frames.uv_in[:2])
+    patches = depth_patches(depth, uv)
+    assert patches.shape == (2, NUM_JOINTS, 40, 40) and patches.dtype == np.float32
+    b, j = 1, 5
+    u, v = uv[b, j].astype(int)
+    # a disc is flat, so the robust centre depth is the pixel's own depth: the centre reads 0
+    assert patches[b, j, 20, 20] == pytest.approx(0.0, abs=1e-6)
+    expected = np.clip((depth[b, v - 20, u - 20] - depth[b, v, u]) / PATCH_DEPTH_SCALE, -1, 1)
+    assert patches[b, j, 0, 0] == pytest.approx(expected, abs=1e-6)
+
+
+def test_patch_fills_missing_depth_and_off_image_and_zeroes_missing_joints(frames):
+    depth = frames.depth(np.arange(1)).copy()
+    uv = frames.uv_in[:1].copy()
+    uv[0, 0] = [2.0, 2.0]                       # near the corner: most of the patch is off-image
+    depth[0, 0:30, 0:30] = np.nan
+    depth[0, 0:3, 0:3] = 3.0                    # a reading right at the keypoint
+    uv[0, 1] = np.nan                           # missing joint
+    patches = depth_patches(depth, uv)
+    assert np.all(patches[0, 0, :10, :10] == PATCH_BACKGROUND)
+    assert np.all(patches[0, 1] == 0.0)
+    assert np.isfinite(patches).all() and np.abs(patches).max() <= 1.0
+
+
+def test_point_clouds_lie_in_the_cube_and_are_normalised(frames):
+    state, depth = baseline(frames)
+    joints = state.joints.copy()
+    joints[0, 3] = np.nan
+    joints[1, 4, 2] -= 0.25                     # 25 cm in front of its surface: the cube must grow
+    clouds = joint_point_clouds(depth, joints, CAM, n_points=64, half_size=0.15)
+    assert clouds.points.shape == (4, NUM_JOINTS, 64, 3)
+    assert clouds.count[0, 3] == 0 and not clouds.mask[0, 3].any() and np.all(clouds.points[0, 3] == 0)
+    assert clouds.half[1, 4] == pytest.approx(0.30) and clouds.count[1, 4] > 0
+    ok = clouds.mask
+    assert ok[0, 0].all() and np.abs(clouds.points[ok]).max() <= 1.0 + 1e-6
+    # de-normalised points are real back-projected depth points
+    pts = clouds.points[0, 0][ok[0, 0]] * clouds.half[0, 0] + joints[0, 0]
+    uv = CAM.project(pts)
+    z = depth[0][np.rint(uv[:, 1]).astype(int), np.rint(uv[:, 0]).astype(int)]
+    np.testing.assert_allclose(pts[:, 2], z, atol=1e-4)
+    again = joint_point_clouds(depth, joints, CAM, n_points=64)
+    np.testing.assert_array_equal(clouds.points, again.points)      # deterministic at inference
+
+
+def test_normalise_skeleton_centres_on_the_trunk_and_masks_missing():
+    joints = np.random.default_rng(0).normal(0, 0.3, (2, NUM_JOINTS, 3)) + [0, 0, 3]
+    joints[0, 0] = np.nan
+    norm = normalise_skeleton(joints)
+    assert not norm.mask[0, 0] and np.all(norm.joints[0, 0] == 0)
+    np.testing.assert_allclose(norm.root[1], joints[1, [1, 2, 3, TORSO, 9, 10]].mean(0))
+    np.testing.assert_allclose(norm.joints[1] + norm.root[1], joints[1])
+
+
+# --------------------------------------------------------------------------- stages
+@pytest.mark.parametrize("name", ["A", "B", "C"])
+def test_zero_offset_leaves_the_pose_unchanged(frames, name):
+    state, depth = baseline(frames)
+    out = random_stage(name, zero=True)(state, depth, CAM)
+    np.testing.assert_array_equal(out.joints, state.joints)
+    np.testing.assert_array_equal(out.uv, state.uv)
+
+
+@pytest.mark.parametrize("name", ["A", "B", "C"])
+def test_missing_joints_stay_missing_and_valid_ones_move(frames, name):
+    state, depth = baseline(frames)
+    uv = state.uv.copy()
+    uv[0, [2, 7]] = np.nan
+    state = Pipeline().initial_state(depth, uv, state.confidence, CAM)
+    out = random_stage(name)(state, depth, CAM)
+    assert out.joints.shape == (4, NUM_JOINTS, 3)
+    np.testing.assert_array_equal(out.valid, state.valid)
+    assert not np.allclose(out.joints[state.valid], state.joints[state.valid])
+
+
+@pytest.mark.parametrize("name", ["A", "B", "C"])
+def test_outputs_are_finite_on_nan_depth(frames, name):
+    state, depth = baseline(frames)
+    for bad in (np.full_like(depth, np.nan),
+                np.where(np.random.default_rng(1).random(depth.shape) < 0.8, np.nan, depth).astype(np.float32)):
+        out = random_stage(name)(state, bad, CAM)
+        assert np.isfinite(out.joints[state.valid]).all()
+        np.testing.assert_array_equal(out.valid, state.valid)
+
+
+def test_build_stages_loads_fp16_weights_in_pipeline_order(frames, tmp_path):
+    stages = {n: random_stage(n) for n in "ABC"}
+    for n, st in stages.items():
+        save_weights(tmp_path / f"side_{n}.pt", n, st.model)
+    loaded = build_stages(["C", "A", "B"], "side", tmp_path)
+    assert [s.name for s in loaded] == ["A", "B", "C"]
+    assert all(next(s.model.parameters()).dtype == torch.float32 for s in loaded)
+    state, depth = baseline(frames)
+    for s in loaded:
+        np.testing.assert_allclose(s(state, depth, CAM).joints, stages[s.name](state, depth, CAM).joints, atol=5e-3)
+    with pytest.raises(FileNotFoundError, match="top_A.pt"):
+        build_stages(["A"], "top", tmp_path)
+    full = Pipeline(loaded).run(depth, frames.uv_in[:4], frames.conf_in[:4], CAM)
+    assert np.isfinite(full.joints).all()
+
+
+# --------------------------------------------------------------------------- training
+#: Narrow variants keep the test fast on 2 shared cores; the training mechanics are the same.
+SMALL = {"A": (dict(width=16, hidden=64), 8), "B": (dict(width=128), 24), "C": (dict(point_width=32, hidden=64), 8)}
+
+
+@pytest.mark.parametrize("name", ["A", "B", "C"])
+def test_a_few_training_steps_reduce_the_loss(frames, name):
+    torch.manual_seed(0)
+    config, batch = SMALL[name]
+    model = MODELS[name](**config)
+    bank = build_bank(frames, [[]])
+    b = BATCHES[name](frames, bank, np.arange(batch), None, model.config)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = [fit_step(model, opt, b, torch.device("cpu")) for _ in range(30)]
+    assert max(losses[-3:]) < 0.7 * losses[0], losses
+
+
+def test_train_module_writes_weights_and_record(frames, tmp_path):
+    upstream = [random_stage("A")]
+    rec = train_module("B", "side", frames, toy_frames(8, seed=1), upstream, epochs=1, batch=8, seed=0,
+                       device="cpu", out_path=tmp_path / "side_B.pt", progress=False)
+    assert rec["data"]["upstream_variants"] == ["baseline", "A"] and rec["steps"] == 3
+    saved = json.loads((tmp_path / "side_B.json").read_text())
+    assert set(saved["val"]) == {"baseline", "A"} and "mAP" in saved["val"]["A"]["after"]
+    assert (tmp_path / "checkpoints" / "side_B_last.pt").is_file()
+    assert build_stages(["B"], "side", tmp_path)[0].name == "B"
