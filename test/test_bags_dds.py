@@ -40,15 +40,6 @@ TYPES = {L.DEPTH_TOPIC: Image, L.CAMERA_INFO_TOPIC: CameraInfo, L.POSE2D_TOPIC: 
 
 
 @pytest.fixture(scope="module")
-def context():
-    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=DOMAIN_ID)
-    yield ctx
-    rclpy.shutdown(context=ctx)
-
-
-@pytest.fixture(scope="module")
 def recording(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bags") / "rec"
     synth_to_bag(out, "side", N_FRAMES, seed=6, progress=False)

@@ -93,15 +93,6 @@ def resolve(obj, arguments: dict, given: dict | None = None):
     return obj
 
 
-@pytest.fixture(scope="module")
-def context():
-    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=DOMAIN_ID)
-    yield ctx
-    rclpy.shutdown(context=ctx)
-
-
 def test_every_launch_configuration_is_a_declared_argument(launch):
     arguments, nodes = launch
     used = {o.args[0] for node in nodes.values() for o in _walk(node) if type(o).__name__ == "LaunchConfiguration"}

@@ -218,15 +218,6 @@ def test_frame_stats_snapshot_counts_skips_by_reason():
 
 
 # --- parameters -------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def context():
-    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=DOMAIN_ID)
-    yield ctx
-    rclpy.shutdown(context=ctx)
-
-
 def _read(context, **overrides):
     from rclpy.parameter import Parameter
     node = rclpy.create_node("refine_node", context=context,

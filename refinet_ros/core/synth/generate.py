@@ -25,7 +25,7 @@ import numpy as np
 
 from ..camera import PinholeCamera, itop_to_optical
 from ..depth import to_itop_depth
-from ..joints import HEAD, LOWER_BODY, NECK, NUM_JOINTS, TORSO
+from ..joints import HEAD, NECK, NUM_JOINTS, TORSO
 from .body import BodyDims, build_primitives, forward_kinematics, joint_radius, sample_body
 from .detector import DEFAULT_PROFILE, PROFILES, DetectorProfile, get_profile, simulate_clip
 from .motion import ACTIONS, FPS, sample_motion
