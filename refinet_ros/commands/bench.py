@@ -7,10 +7,15 @@ from pathlib import Path
 
 from ..core.evaluation import evaluate_files
 from ..core.metrics import format_table
-from ..core.pipeline import Pipeline
+from ..core.pipeline import Pipeline, parse_stages, stages_label
 from .synthetic import BENCH_FRAMES, BENCH_SEED, DEFAULT_DATA_DIR, test_set
 
 VIEWS = ("side", "top")
+#: The paper's ablation rows.
+ABLATION_ROWS = ("none", "A", "B", "C", "A,B", "A,B,C")
+#: A small fixed set (same seed) re-evaluated by the tests against the numbers recorded here.
+SMOKE_FRAMES = 120
+SUMMARY_KEYS = ("mAP", "mAP_5cm", "mDE_cm", "upper_mAP", "lower_mAP", "missing_rate", "n_frames")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +24,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = kinds.add_parser("baseline", help="baseline lifting on the fixed-seed synthetic test sets, side and top")
     _common(p, Path("bench/baseline.json"))
     p.set_defaults(handler=run_baseline)
+    p = kinds.add_parser("ablation", help="the paper's ablation table: baseline, A, B, C, A+B, A+B+C, side and top")
+    _common(p, Path("bench/ablation.json"))
+    p.add_argument("--weights", type=Path, help="weights directory (default: the shipped weights)")
+    p.add_argument("--smoke-frames", type=int, default=SMOKE_FRAMES,
+                   help="size of the small fixed set whose numbers the test suite re-checks")
+    p.set_defaults(handler=run_ablation)
     from ..core.train_cli import add_bench_models_parser
     from ..ros.bench_node import add_node_bench_parser
     from .bag import add_bench_parser
@@ -48,5 +59,47 @@ def run_baseline(args: argparse.Namespace) -> int:
         run = evaluate_files(paths["depth_map"], paths["labels"], Pipeline(), paths["pose2d"])
         print(format_table(run.result, f"baseline, synthetic {view} view (seed {args.seed})"))
         payload["views"][view] = run.result
+    write_json(args.json, payload)
+    return 0
+
+
+def ablation_rows(view: str, paths: dict[str, Path], rows: tuple[str, ...] = ABLATION_ROWS,
+                  weights: Path | None = None, progress: bool = True) -> list[dict]:
+    """One summary row per stage subset, with the mAP change against the first (baseline) row."""
+    from ..core.stages import build_stages
+    out = []
+    for row in rows:
+        stages = parse_stages(row)
+        pipeline = Pipeline(build_stages(stages, view, weights))
+        result = evaluate_files(paths["depth_map"], paths["labels"], pipeline, paths["pose2d"], progress=progress)
+        out.append({"name": stages_label(stages), **{k: result.result[k] for k in SUMMARY_KEYS},
+                    "per_joint": result.result["per_joint"]})
+    base = out[0]
+    for r in out:
+        r["improvement_pct"] = 100.0 * (r["mAP"] - base["mAP"]) / base["mAP"]
+        r["mDE_reduction_pct"] = 100.0 * (base["mDE_cm"] - r["mDE_cm"]) / base["mDE_cm"]
+    return out
+
+
+def format_ablation(view: str, rows: list[dict]) -> str:
+    lines = [f"{view} view", f"{'stages':<8} {'mAP@10':>7} {'mAP@5':>7} {'mDE cm':>7} {'impr %':>7} "
+                             f"{'upper':>6} {'lower':>6}"]
+    for r in rows:
+        lines.append(f"{r['name']:<8} {r['mAP']:>7.3f} {r['mAP_5cm']:>7.3f} {r['mDE_cm']:>7.1f} "
+                     f"{r['improvement_pct']:>+7.1f} {r['upper_mAP']:>6.3f} {r['lower_mAP']:>6.3f}")
+    return "\n".join(lines)
+
+
+def run_ablation(args: argparse.Namespace) -> int:
+    payload = {"command": f"refinet bench ablation --frames {args.frames} --seed {args.seed}",
+               "seed": args.seed, "frames_per_view": args.frames, "views": {},
+               "smoke": {"frames_per_view": args.smoke_frames, "views": {}}}
+    for view in VIEWS:
+        rows = ablation_rows(view, test_set(view, args.frames, args.seed, args.data), weights=args.weights)
+        print(format_ablation(view, rows))
+        payload["views"][view] = rows
+        smoke = ablation_rows(view, test_set(view, args.smoke_frames, args.seed, args.data), ("none", "A,B,C"),
+                              args.weights, progress=False)
+        payload["smoke"]["views"][view] = {r["name"]: {k: r[k] for k in ("mAP", "mDE_cm")} for r in smoke}
     write_json(args.json, payload)
     return 0

@@ -83,8 +83,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def save_preview(path: Path, depth_path: Path, run_: EvalRun, label: str,
-                 intrinsics: tuple[float, float, float, float] | None) -> Path:
-    """A few evenly spaced valid frames with GT and predicted skeletons, plus the per-joint chart."""
+                 intrinsics: tuple[float, float, float, float] | None,
+                 compare: dict[str, dict] | None = None) -> Path:
+    """A few evenly spaced valid frames with GT and predicted skeletons, plus the per-joint chart
+    (with bars for the `compare` results, e.g. the baseline, beside this run's)."""
     n = len(run_.labels)
     pick = np.unique(np.linspace(0, n - 1, min(N_PREVIEW_FRAMES, n)).astype(int))
     with DepthFile(depth_path) as depth:
@@ -92,5 +94,5 @@ def save_preview(path: Path, depth_path: Path, run_: EvalRun, label: str,
         frames = depth.read(frame_index)
         camera = camera_for(depth.shape, intrinsics)
     return save_report(path, frames, run_.labels.joints[pick], run_.pred[pick], camera,
-                       [str(i) for i in run_.labels.ids[pick]], {label: run_.result},
+                       [str(i) for i in run_.labels.ids[pick]], {**(compare or {}), label: run_.result},
                        f"{label}: mAP@10cm {run_.result['mAP']:.3f}, mDE {run_.result['mDE_cm']:.1f} cm")

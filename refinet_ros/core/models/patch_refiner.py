@@ -68,18 +68,28 @@ def patch_inputs(depth_m: np.ndarray, uv: np.ndarray, camera: PinholeCamera, pat
     return depth_patches(depth_m, uv, size=patch, step=patch_step(camera))
 
 
+#: A keypoint moved by a few pixels stays on the same body part, whose surface varies by less
+#: than a limb radius; a larger depth jump means the new pixel fell off the part.
+SAME_SURFACE_M = 0.08
+
+
 def refine_uv(state: PoseState, offsets_px: np.ndarray, depth_m: np.ndarray,
               camera: PinholeCamera) -> PoseState:
     """Move the keypoints by the offsets (ITOP pixels) and lift them again.
 
-    Only joints that had a 3D position move; a refined keypoint that leaves the image or lands on
-    a depth hole keeps its old keypoint and joint, so refinement never loses a joint.
+    Only joints that had a 3D position move, and only within the image. When the depth at the new
+    keypoint jumps by more than SAME_SURFACE_M (onto the background or another part, typical at
+    thin limbs' silhouettes) or is a hole, the joint keeps its previous depth along the new ray:
+    the 2D correction is kept, the depth lookup's failure is not. Refinement never loses a joint.
     """
     uv_new = state.uv + offsets_px * patch_step(camera)
-    joints_new = lift_baseline(depth_m, uv_new, camera)
-    ok = state.valid & camera.in_image(uv_new) & np.isfinite(joints_new).all(-1)
-    return PoseState(uv=np.where(ok[..., None], uv_new, state.uv),
-                     joints=np.where(ok[..., None], joints_new, state.joints),
+    moved = state.valid & camera.in_image(uv_new)
+    z_new = lift_baseline(depth_m, uv_new, camera)[..., 2]
+    same_surface = np.abs(z_new - state.joints[..., 2]) < SAME_SURFACE_M   # False for NaN
+    z = np.where(same_surface, z_new, state.joints[..., 2])
+    joints = camera.backproject(uv_new, z)
+    return PoseState(uv=np.where(moved[..., None], uv_new, state.uv),
+                     joints=np.where(moved[..., None], joints, state.joints),
                      confidence=state.confidence)
 
 
