@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .commands import bag, bench, demo, evaluate
+from .commands import anthropometry, bag, bench, demo, evaluate
 from .core.train_cli import add_train_parser
 
 
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(sub)
     bench.add_parser(sub)
     bag.add_parser(sub)
+    anthropometry.add_parser(sub)
     demo.add_parser(sub)
     return parser
 

@@ -30,7 +30,7 @@ from refinet_ros.core.depth import decode_depth, encode_depth  # noqa: E402
 from refinet_ros.core.joints import JOINT_NAMES  # noqa: E402
 from refinet_ros.core.pipeline import Pipeline  # noqa: E402
 from refinet_ros.core.synth.generate import generate_split  # noqa: E402
-from refinet_ros.msg import Skeleton2DArray, Skeleton3DArray  # noqa: E402
+from refinet_ros.msg import BodyMeasurements, Skeleton2DArray, Skeleton3DArray  # noqa: E402
 from refinet_ros.ros import refine_node as refine_module  # noqa: E402
 from refinet_ros.ros.compat.image import array_to_image  # noqa: E402
 from refinet_ros.ros.conversions import (  # noqa: E402
@@ -222,6 +222,16 @@ def test_tf_frames_and_markers_for_several_people(driver, seq):
     assert {m.ns for m in markers} == {"refinet/joints", "refinet/limbs"} and len(markers) == 4
     assert all(m.header.frame_id == FRAME_ID and m.lifetime.nanosec > 0 for m in markers)
     assert markers[0].color != markers[2].color
+
+
+def test_body_measurements_when_enabled(driver, seq):
+    d = driver(publish_measurements=True, measurement_rate=5.0)
+    got: list[BodyMeasurements] = []
+    d.driver.create_subscription(BodyMeasurements, d.node.config.measurements_topic, got.append, RELIABLE)
+    d.send_until(good_frame(seq, 1), lambda: any(m.n_frames >= 5 for m in got))  # frame 1: all joints lift
+    last = next(m for m in got if m.n_frames >= 5)
+    assert last.body_id == "alice" and last.header.frame_id == FRAME_ID
+    assert 1.0 < last.stature < 2.2 and np.isfinite(last.stature_spread)
 
 
 def test_markers_are_not_built_without_a_subscriber(driver, seq, monkeypatch):

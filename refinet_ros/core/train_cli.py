@@ -35,9 +35,24 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
                    help="stop training after this long (0: no limit); data generation and upstream runs come on top")
     p.add_argument("--workers", type=int, default=1, help="data-generation processes")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--model", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help="network size override, repeatable (e.g. C: --model point_width=256 --model n_points=128)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=_run_train)
     return p
+
+
+def _key_value(text: str) -> tuple[str, int | float]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, int(value)
+    except ValueError:
+        try:
+            return key, float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{key}: {value!r} is not a number") from None
 
 
 def add_bench_models_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -55,6 +55,10 @@ class NodeConfig:
     markers_topic: str
     marker_lifetime: float
     publish_tf: bool
+    publish_measurements: bool
+    measurements_topic: str
+    measurement_rate: float
+    measurement_model: str
     diagnostics_period: float
     warn_period: float
 
@@ -118,11 +122,15 @@ def validate(values: dict[str, Any]) -> NodeConfig:
          "an existing folder, or '' for the shipped weights")
     need(values["torch_threads"] >= 0, "torch_threads", "an integer >= 0 (0 = torch's default)")
     need(values["depth_window"] >= 1 and values["depth_window"] % 2 == 1, "depth_window", "an odd number >= 1")
-    for topic in ("depth_topic", "camera_info_topic", "pose_topic", "output_topic", "markers_topic"):
+    for topic in ("depth_topic", "camera_info_topic", "pose_topic", "output_topic", "markers_topic",
+                  "measurements_topic"):
         need(bool(values[topic].strip()), topic, "a topic name")
     need(values["qos_reliability"] in RELIABILITIES, "qos_reliability", " or ".join(RELIABILITIES))
     need(values["sync_slop"] > 0, "sync_slop", "seconds > 0")
     need(values["sync_queue_size"] >= 1, "sync_queue_size", "an integer >= 1")
     for name in ("marker_lifetime", "diagnostics_period", "warn_period"):
         need(values[name] > 0, name, "seconds > 0")
+    need(values["measurement_rate"] > 0, "measurement_rate", "Hz > 0")
+    need(values["measurement_model"] == "" or Path(values["measurement_model"]).is_file(), "measurement_model",
+         "a model file from `refinet anthropometry train`, or '' for the joint-chain height")
     return NodeConfig(**{**values, "stages": stages})

@@ -42,6 +42,7 @@ from .conversions import body_label, skeleton3d_array, stamp_ns
 from .diagnostics import FrameStats, ThrottledWarner, diagnostic_array
 from .frame import Frame, SkipFrame, prepare_frame
 from .markers import skeleton_markers
+from .measurements import MeasurementPublisher
 from .tf_frames import skeleton_transforms
 from .worker import LatestWorker
 
@@ -119,6 +120,7 @@ class RefineNode(Node):
         self._pub_markers = self.create_publisher(MarkerArray, c.markers_topic, 10)
         self._pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._tf = TransformBroadcaster(self) if c.publish_tf else None
+        self._measurements = MeasurementPublisher.from_config(self, c) if c.publish_measurements else None
 
     def _create_inputs(self) -> None:
         c = self.config
@@ -177,6 +179,9 @@ class RefineNode(Node):
             self._tf.sendTransform(skeleton_transforms(header, labels, state.joints))
         if self._pub_markers.get_subscription_count() > 0:
             self._pub_markers.publish(skeleton_markers(header, labels, state.joints, self.config.marker_lifetime))
+        if self._measurements is not None:
+            for label, joints in zip(labels, state.joints):
+                self._measurements.update(label, joints, header.stamp, header.frame_id)
 
     def _skip(self, reason: str, detail: str) -> None:
         self.stats.add_skip(reason)
