@@ -21,3 +21,17 @@ def test_shipped_weights_reproduce_recorded_numbers(view, tmp_path):
         assert rows[name]["mDE_cm"] == pytest.approx(expected["mDE_cm"], abs=0.3), name
     # and the refinement is what the README claims it is: better than the baseline
     assert rows["A+B+C"]["mAP"] > rows["baseline"]["mAP"]
+
+
+def test_shipped_weights_are_small_fp16_files():
+    from refinet_ros.core.models import MODELS
+    from refinet_ros.core.models.common import load_weights
+    from refinet_ros.core.stages import DEFAULT_WEIGHTS_DIR
+
+    files = sorted(DEFAULT_WEIGHTS_DIR.glob("*.pt"))
+    assert {f.name for f in files} == {f"{v}_{m}.pt" for v in ("side", "top") for m in "ABC"}
+    assert sum(f.stat().st_size for f in files) <= 20 * 2**20
+    for f in files:
+        assert f.with_suffix(".json").is_file(), f"{f} has no training record"
+        name, model, _ = load_weights(f, MODELS)
+        assert f.name.endswith(f"_{name}.pt")
