@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from refinet_ros.commands.bench import ablation_rows
-from refinet_ros.commands.synthetic import test_set
+from refinet_ros.commands.synthetic import cached_test_set
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "ablation.json"
 
@@ -14,7 +14,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench" / "ablation.json"
 def test_shipped_weights_reproduce_recorded_numbers(view, tmp_path):
     recorded = json.loads(BENCH.read_text())
     smoke = recorded["smoke"]
-    paths = test_set(view, smoke["frames_per_view"], recorded["seed"], tmp_path, progress=False)
+    paths = cached_test_set(view, smoke["frames_per_view"], recorded["seed"], tmp_path, progress=False)
     rows = {r["name"]: r for r in ablation_rows(view, paths, ("none", "A,B,C"), progress=False)}
     for name, expected in smoke["views"][view].items():
         assert rows[name]["mAP"] == pytest.approx(expected["mAP"], abs=0.01), name

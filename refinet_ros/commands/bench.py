@@ -8,7 +8,7 @@ from pathlib import Path
 from ..core.evaluation import evaluate_files
 from ..core.metrics import format_table
 from ..core.pipeline import Pipeline, parse_stages, stages_label
-from .synthetic import BENCH_FRAMES, BENCH_SEED, DEFAULT_DATA_DIR, test_set
+from .synthetic import BENCH_FRAMES, BENCH_SEED, DEFAULT_DATA_DIR, cached_test_set
 
 VIEWS = ("side", "top")
 #: The paper's ablation rows.
@@ -55,7 +55,7 @@ def run_baseline(args: argparse.Namespace) -> int:
     payload = {"command": f"refinet bench baseline --frames {args.frames} --seed {args.seed}",
                "seed": args.seed, "frames_per_view": args.frames, "views": {}}
     for view in VIEWS:
-        paths = test_set(view, args.frames, args.seed, args.data)
+        paths = cached_test_set(view, args.frames, args.seed, args.data)
         run = evaluate_files(paths["depth_map"], paths["labels"], Pipeline(), paths["pose2d"])
         print(format_table(run.result, f"baseline, synthetic {view} view (seed {args.seed})"))
         payload["views"][view] = run.result
@@ -95,10 +95,10 @@ def run_ablation(args: argparse.Namespace) -> int:
                "seed": args.seed, "frames_per_view": args.frames, "views": {},
                "smoke": {"frames_per_view": args.smoke_frames, "views": {}}}
     for view in VIEWS:
-        rows = ablation_rows(view, test_set(view, args.frames, args.seed, args.data), weights=args.weights)
+        rows = ablation_rows(view, cached_test_set(view, args.frames, args.seed, args.data), weights=args.weights)
         print(format_ablation(view, rows))
         payload["views"][view] = rows
-        smoke = ablation_rows(view, test_set(view, args.smoke_frames, args.seed, args.data), ("none", "A,B,C"),
+        smoke = ablation_rows(view, cached_test_set(view, args.smoke_frames, args.seed, args.data), ("none", "A,B,C"),
                               args.weights, progress=False)
         payload["smoke"]["views"][view] = {r["name"]: {k: r[k] for k in ("mAP", "mDE_cm")} for r in smoke}
     write_json(args.json, payload)

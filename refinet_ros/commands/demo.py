@@ -15,7 +15,7 @@ from ..core.evaluation import evaluate_files
 from ..core.metrics import format_table
 from ..core.pipeline import Pipeline, parse_stages, stages_label
 from .evaluate import build_pipeline, save_preview
-from .synthetic import test_set
+from .synthetic import cached_test_set
 
 DEMO_FRAMES = 300
 DEMO_SEED = 7
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     label = stages_label(stages)
     summary: dict = {"stages": label, "frames_per_view": args.frames, "seed": DEMO_SEED}
     for view in VIEWS:
-        paths = test_set(view, args.frames, DEMO_SEED, args.out / "data")
+        paths = cached_test_set(view, args.frames, DEMO_SEED, args.out / "data")
         base = evaluate_files(paths["depth_map"], paths["labels"], Pipeline(), paths["pose2d"])
         refined = evaluate_files(paths["depth_map"], paths["labels"], build_pipeline(stages, view, ()),
                                  paths["pose2d"]) if stages else base

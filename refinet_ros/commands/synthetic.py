@@ -12,7 +12,7 @@ BENCH_FRAMES = 1000
 DEFAULT_DATA_DIR = Path("data")
 
 
-def test_set(view: str, frames: int, seed: int, data_dir: Path = DEFAULT_DATA_DIR,
+def cached_test_set(view: str, frames: int, seed: int, data_dir: Path = DEFAULT_DATA_DIR,
              progress: bool = True) -> dict[str, Path]:
     """Paths of the synthetic test split for (view, frames, seed); generated on first use."""
     out = Path(data_dir) / f"synth_test_seed{seed}_n{frames}"
