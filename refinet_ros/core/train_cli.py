@@ -30,7 +30,8 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument("--seed", type=int, default=0, help="training seed; validation data uses seed + 1")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS_DIR, help="weights directory (default: shipped weights)")
-    p.add_argument("--data", type=Path, default=Path("data/synth"), help="cache of the generated splits")
+    p.add_argument("--data", type=Path, default=Path("data/synth"),
+                   help="cache of the generated splits and of the per-epoch training checkpoints")
     p.add_argument("--max-minutes", type=float, default=25.0,
                    help="stop training after this long (0: no limit); data generation and upstream runs come on top")
     p.add_argument("--workers", type=int, default=1, help="data-generation processes")

@@ -180,6 +180,6 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"note: no {', '.join(missing)} weights in {args.out}; training {args.module} without them upstream")
     record = train_module(args.module, args.view, train, val, upstream, args.epochs, args.batch, args.lr, args.seed,
                           args.device, weights_path(args.out, args.view, args.module), progress,
-                          args.max_minutes or None, dict(args.model))
+                          args.max_minutes or None, dict(args.model), args.data / "checkpoints")
     print(json.dumps({"weights": str(weights_path(args.out, args.view, args.module)), "val": record["val"]}, indent=1))
     return 0
