@@ -83,7 +83,9 @@ def _model_path(args: argparse.Namespace, folder: Path | None, key: str) -> Path
     """Named after the source's cache key and the training data, so a model trained on other
     weights or other people is never picked up by mistake."""
     seeds = "-".join(map(str, args.train_seeds))
-    name = f"stature_{args.view}_{key.replace('+', '')}_s{seeds}_n{args.train_frames}_k{args.stride}.pkl"
+    from ..core.synth.generate import GENERATOR_VERSION
+    name = (f"stature_{args.view}_{key.replace('+', '')}_s{seeds}_n{args.train_frames}_k{args.stride}"
+            f"_g{GENERATOR_VERSION}.pkl")
     return Path(folder or args.cache) / name
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..core.synth.generate import split_prefix, write_split
+from ..core.synth.generate import GENERATOR_VERSION, split_prefix, write_split
 
 #: The benchmark test set: seed and size are part of the contract behind bench/*.json.
 BENCH_SEED = 2020
@@ -26,10 +26,12 @@ def cached_test_set(view: str, frames: int, seed: int, data_dir: Path = DEFAULT_
 
 
 def _complete(paths: dict[str, Path], frames: int) -> bool:
-    """A set is reusable only if every file exists and the metadata (written last) says it is whole."""
+    """A set is reusable only if every file exists and the metadata (written last) says it is whole
+    and made by this generator version."""
     if not all(p.is_file() for p in paths.values()):
         return False
     try:
-        return json.loads(paths["subjects"].read_text()).get("n_frames") == frames
+        meta = json.loads(paths["subjects"].read_text())
     except (OSError, ValueError):
         return False
+    return meta.get("n_frames") == frames and meta.get("version") == GENERATOR_VERSION
