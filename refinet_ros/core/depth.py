@@ -56,6 +56,19 @@ def to_itop_depth(depth_m: np.ndarray) -> np.ndarray:
     return np.nan_to_num(np.asarray(depth_m, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0).astype(np.float16)
 
 
+def gather_pixels(depth_m: np.ndarray, ui: np.ndarray, vi: np.ndarray) -> np.ndarray:
+    """depth_m (B, H, W) at integer pixels ui, vi (B, ...; broadcast together) -> (B, ...); NaN off-image.
+
+    The one gather behind every windowed lookup (depth_at, patches, point crops): all keypoints
+    of a batch in a single fancy-indexing call, no per-joint loop."""
+    b, h, w = depth_m.shape
+    ui, vi = np.broadcast_arrays(ui, vi)
+    inside = (ui >= 0) & (ui < w) & (vi >= 0) & (vi < h)
+    bi = np.arange(b).reshape(b, *([1] * (ui.ndim - 1)))
+    vals = depth_m[bi, np.clip(vi, 0, h - 1), np.clip(ui, 0, w - 1)]
+    return np.where(inside, vals, np.nan)
+
+
 def depth_at(depth_m: np.ndarray, uv: np.ndarray, window: int = 5) -> np.ndarray:
     """Median of the valid depths in a window x window box around each keypoint.
 
@@ -68,7 +81,7 @@ def depth_at(depth_m: np.ndarray, uv: np.ndarray, window: int = 5) -> np.ndarray
     batched = depth_m.ndim == 3
     if not batched:
         depth_m, uv = depth_m[None], uv[None]
-    b, h, w = depth_m.shape
+    _, h, w = depth_m.shape
     r = window // 2
     finite = np.isfinite(uv).all(-1)
     ui = np.rint(np.where(finite, uv[..., 0], -10 * window - w)).astype(np.int64)
@@ -76,10 +89,7 @@ def depth_at(depth_m: np.ndarray, uv: np.ndarray, window: int = 5) -> np.ndarray
     offsets = np.arange(-r, r + 1)
     us = ui[..., None, None] + offsets[None, :]           # (B, J, 1, K)
     vs = vi[..., None, None] + offsets[:, None]           # (B, J, K, 1)
-    inside = (us >= 0) & (us < w) & (vs >= 0) & (vs < h)
-    bi = np.arange(b).reshape(b, *([1] * (uv.ndim - 2)), 1, 1)
-    vals = depth_m[bi, np.clip(vs, 0, h - 1), np.clip(us, 0, w - 1)]
-    vals = np.where(inside, vals, np.nan).reshape(*uv.shape[:-1], -1)
+    vals = gather_pixels(depth_m, us, vs).reshape(*uv.shape[:-1], -1)
     out = np.full(uv.shape[:-1], np.nan, dtype=np.float32)
     has = np.isfinite(vals).any(-1)
     out[has] = np.nanmedian(vals[has], axis=-1)

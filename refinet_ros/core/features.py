@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .camera import ITOP_FOCAL, PinholeCamera
-from .depth import depth_at
+from .depth import depth_at, gather_pixels
 from .joints import L_HIP, L_SHOULDER, NECK, R_HIP, R_SHOULDER, TORSO
 
 PATCH_SIZE = 40
@@ -32,15 +32,6 @@ CLOUD_MIN_POINTS = 16
 
 #: Joints whose mean is the skeleton root: the trunk is the most reliably detected part.
 ROOT_JOINTS = np.array([NECK, R_SHOULDER, L_SHOULDER, TORSO, R_HIP, L_HIP])
-
-
-def _gather(depth_m: np.ndarray, ui: np.ndarray, vi: np.ndarray) -> np.ndarray:
-    """depth_m (B, H, W) at integer pixels (B, ...) -> (B, ...); NaN outside the image."""
-    b, h, w = depth_m.shape
-    inside = (ui >= 0) & (ui < w) & (vi >= 0) & (vi < h)
-    bi = np.arange(b).reshape(b, *([1] * (ui.ndim - 1)))
-    vals = depth_m[bi, np.clip(vi, 0, h - 1), np.clip(ui, 0, w - 1)]
-    return np.where(inside, vals, np.nan)
 
 
 def centre_depth(depth_m: np.ndarray, uv: np.ndarray) -> np.ndarray:
@@ -71,7 +62,7 @@ def depth_patches(depth_m: np.ndarray, uv: np.ndarray, size: int = PATCH_SIZE, s
     ui = np.rint(safe_uv[..., 0, None, None] + offs[None, :]).astype(np.int64)   # (B, J, 1, S)
     vi = np.rint(safe_uv[..., 1, None, None] + offs[:, None]).astype(np.int64)   # (B, J, S, 1)
     ui, vi = np.broadcast_arrays(ui, vi)
-    vals = _gather(depth_m, ui, vi)
+    vals = gather_pixels(depth_m, ui, vi)
     rel = (vals - np.where(ok, z0, 0.0)[..., None, None].astype(np.float32)) / np.float32(scale)
     patches = np.where(np.isfinite(rel), np.clip(rel, -1.0, 1.0), PATCH_BACKGROUND)
     return np.where(ok[..., None, None], patches, 0.0).astype(np.float32)
@@ -107,7 +98,7 @@ def _crop_cube(depth_m: np.ndarray, joints: np.ndarray, camera: PinholeCamera, h
     ui = np.rint(centre_uv[..., 0, None, None] + r_u[..., None, None] * t[None, :]).astype(np.int64)
     vi = np.rint(centre_uv[..., 1, None, None] + r_v[..., None, None] * t[:, None]).astype(np.int64)
     ui, vi = np.broadcast_arrays(ui, vi)
-    z = _gather(depth_m, ui, vi)
+    z = gather_pixels(depth_m, ui, vi)
     pts = camera.backproject(np.stack([ui, vi], -1).astype(np.float64), z)
     pts = pts.reshape(*joints.shape[:-1], grid * grid, 3)
     with np.errstate(invalid="ignore"):
