@@ -16,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .camera import PinholeCamera
+from .evaluation import camera_for
 from .itop import DepthFile, check_pair, read_labels, read_pose2d
 from .pipeline import Pipeline, Stage
 from .pose import PoseState
@@ -71,7 +72,7 @@ def load_itop_frames(prefix: str | Path, n_frames: int | None = None,
     with DepthFile(prefix.with_name(prefix.name + "_depth_map.h5")) as depth:
         check_pair(depth, labels, prefix)
         frames = depth.read(valid).astype(np.float16)
-        camera = camera or PinholeCamera.itop().scaled(depth.shape[1] / PinholeCamera.itop().width)
+        camera = camera or camera_for(depth.shape, None)
     return FrameSet(frames, pose2d.uv, pose2d.confidence, labels.joints[valid], camera)
 
 
