@@ -19,7 +19,7 @@ from refinet_ros.core.pipeline import Pipeline
 from refinet_ros.core.stages import build_stages
 from refinet_ros.core.training import fit_step, train_module
 from refinet_ros.core.training_batches import BATCHES
-from refinet_ros.core.training_data import FrameSet, build_bank
+from refinet_ros.core.training_data import SOURCES, FrameSet, build_bank
 
 torch.set_num_threads(2)
 CAM = PinholeCamera.itop()
@@ -185,12 +185,25 @@ def test_a_few_training_steps_reduce_the_loss(frames, name):
     assert max(losses[-3:]) < 0.7 * losses[0], losses
 
 
+def test_bank_mixes_detector_and_label_keypoints(frames):
+    """Label keypoints come with confidence 1 (as `refinet eval` without --pose2d gives them), and
+    training draws them at their configured share: a model must not need a detector's confidences."""
+    bank = build_bank(frames, [[]])
+    assert bank.names == ["baseline", "labels:baseline"] and bank.sources == ["detector", "labels"]
+    np.testing.assert_allclose(bank.uv[1], frames.label_uv)
+    np.testing.assert_array_equal(bank.confidence[1], 1.0)
+    np.testing.assert_array_equal(bank.confidence[0], frames.conf_in)
+    picks = bank.sample(np.random.default_rng(0), 4000)
+    assert abs((picks == 1).mean() - SOURCES["labels"]) < 0.03
+
+
 def test_train_module_writes_weights_and_record(frames, tmp_path):
     upstream = [random_stage("A")]
     rec = train_module("B", "side", frames, toy_frames(8, seed=1), upstream, epochs=1, batch=8, seed=0,
                        device="cpu", out_path=tmp_path / "side_B.pt", progress=False)
-    assert rec["data"]["upstream_variants"] == ["baseline", "A"] and rec["steps"] == 3
+    variants = ["baseline", "A", "labels:baseline", "labels:A"]
+    assert rec["data"]["upstream_variants"] == variants and rec["steps"] == 3
     saved = json.loads((tmp_path / "side_B.json").read_text())
-    assert set(saved["val"]) == {"baseline", "A"} and "mAP" in saved["val"]["A"]["after"]
+    assert list(saved["val"]) == variants and "mAP" in saved["val"]["labels:A"]["after"]
     assert (tmp_path / "checkpoints" / "side_B_last.pt").is_file()
     assert build_stages(["B"], "side", tmp_path)[0].name == "B"

@@ -23,7 +23,7 @@ from .training_data import FrameSet, StateBank
 
 #: Augmentation strengths (module-level so the JSON record can store them).
 AUGMENT = {"uv_jitter_px": 6.0, "rotation_deg": 10.0, "skeleton_scale": 0.15, "ray_push_p": 0.03,
-           "joint_drop_p": 0.05, "joint_jitter_m": 0.02, "scene_scale": 0.1}
+           "joint_drop_p": 0.05, "joint_jitter_m": 0.02, "scene_scale": 0.1, "confidence_drop_p": 0.2}
 
 
 @dataclass
@@ -40,10 +40,15 @@ def _batch(inputs: tuple[np.ndarray, ...], target: np.ndarray, weight: np.ndarra
                  np.where(ok, weight, 0.0).astype(np.float32))
 
 
+def _variants(bank: StateBank, n: int, rng: np.random.Generator | None) -> np.ndarray | int:
+    """Random upstream variants when training; the first (detector, no upstream stage) to validate."""
+    return 0 if rng is None else bank.sample(rng, n)
+
+
 def batch_patch(frames: FrameSet, bank: StateBank, idx: np.ndarray, rng: np.random.Generator | None,
                 config: dict) -> Batch:
     """Module A: patches around the (jittered) baseline keypoints; target = GT pixel - keypoint."""
-    state = bank.state(0, idx)
+    state = bank.state(_variants(bank, len(idx), rng), idx)
     depth, uv = frames.depth(idx), state.uv
     if rng is not None:
         depth = noisy_depth(depth, rng) * scene_scales(rng, len(idx), AUGMENT["scene_scale"])[:, None, None]
@@ -55,7 +60,8 @@ def batch_patch(frames: FrameSet, bank: StateBank, idx: np.ndarray, rng: np.rand
 
 def _augment_skeleton(state: PoseState, gt: np.ndarray, rng: np.random.Generator,
                       frames: FrameSet) -> tuple[PoseState, np.ndarray]:
-    """One random similarity about the root for input and GT alike, then ray pushes and dropped joints."""
+    """One random similarity about the root for input and GT alike, then ray pushes, dropped joints and
+    confidences replaced by 1 (detectors, or pose files, that report none)."""
     n = len(gt)
     root = skeleton_root(state.joints)
     rot = random_rotations(rng, n, AUGMENT["rotation_deg"])
@@ -65,15 +71,15 @@ def _augment_skeleton(state: PoseState, gt: np.ndarray, rng: np.random.Generator
     joints = push_along_rays(similarity_about(state.joints, root, rot, scale), rng, AUGMENT["ray_push_p"])
     drop = drop_mask(rng, joints.shape[:-1], AUGMENT["joint_drop_p"])
     joints[drop], uv[drop] = np.nan, np.nan
-    conf = np.where(drop, 0.0, state.confidence)
+    no_conf = rng.random(n) < AUGMENT["confidence_drop_p"]
+    conf = np.where(drop, 0.0, np.where(no_conf[:, None], 1.0, state.confidence))
     return PoseState(uv, joints, conf), similarity_about(gt, root, rot, scale)
 
 
 def batch_skeleton(frames: FrameSet, bank: StateBank, idx: np.ndarray, rng: np.random.Generator | None,
                    config: dict) -> Batch:
     """Module B: a skeleton from a random upstream variant; target = GT joint - input joint (metres)."""
-    variant = 0 if rng is None else rng.integers(len(bank.names), size=len(idx))
-    state, gt = bank.state(variant, idx), frames.gt_joints[idx]
+    state, gt = bank.state(_variants(bank, len(idx), rng), idx), frames.gt_joints[idx]
     if rng is not None:
         state, gt = _augment_skeleton(state, gt, rng, frames)
     return _batch((skeleton_inputs(state, frames.camera),), gt - state.joints, state.valid.astype(np.float32))
@@ -85,8 +91,7 @@ def batch_cloud(frames: FrameSet, bank: StateBank, idx: np.ndarray, rng: np.rand
 
     The weight is the half size, so the loss is in metres whatever cube each joint got.
     """
-    variant = 0 if rng is None else rng.integers(len(bank.names), size=len(idx))
-    joints, gt, depth = bank.joints[variant, idx], frames.gt_joints[idx], frames.depth(idx)
+    joints, gt, depth = bank.joints[_variants(bank, len(idx), rng), idx], frames.gt_joints[idx], frames.depth(idx)
     if rng is not None:
         scale = scene_scales(rng, len(idx), AUGMENT["scene_scale"])
         depth = noisy_depth(depth, rng) * scale[:, None, None]
