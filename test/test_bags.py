@@ -15,7 +15,6 @@ from rosbags.typesys import Stores, get_typestore
 
 from refinet_ros.bags import layout as L
 from refinet_ros.bags.convert import id_stamps, rate_stamps
-from refinet_ros.bags.messages import joints_from_array
 from refinet_ros.bags.typestore import custom_types
 from refinet_ros.commands import bag as bag_cmd
 from refinet_ros.core.evaluation import evaluate_files
@@ -24,6 +23,7 @@ from refinet_ros.core.models.common import save_weights
 from refinet_ros.core.pipeline import Pipeline
 from refinet_ros.core.stages import build_stages, weights_path
 from refinet_ros.core.synth.generate import write_split
+from refinet_ros.message_codec import joints_from_msg
 
 N_FRAMES = 40
 
@@ -128,7 +128,7 @@ def test_gt_is_empty_exactly_on_invalid_frames(itop, recording):
     labels = read_labels(itop["labels"])
     with AnyReader([recording]) as reader:
         gt = [c for c in reader.connections if c.topic == L.GT_TOPIC]
-        people = [joints_from_array(reader.deserialize(raw, c.msgtype))[1] for c, _, raw in reader.messages(gt)]
+        people = [joints_from_msg(reader.deserialize(raw, c.msgtype))[1] for c, _, raw in reader.messages(gt)]
     assert [len(p) for p in people] == labels.is_valid.astype(int).tolist()
     np.testing.assert_array_equal(np.concatenate(people), labels.joints[labels.is_valid])
 
@@ -143,7 +143,7 @@ def test_synth_bag_is_a_continuous_30hz_sequence(tmp_path):
         for conn, t, raw in reader.messages(conns):
             msg = reader.deserialize(raw, conn.msgtype)
             stamps.append(t)
-            joints.append(joints_from_array(msg)[1][0] if msg.skeletons else np.full((15, 3), np.nan))
+            joints.append(joints_from_msg(msg)[1][0] if msg.skeletons else np.full((15, 3), np.nan))
     assert np.allclose(np.diff(stamps), 1e9 / 30, atol=1)
     step = np.linalg.norm(np.diff(np.array(joints), axis=0), axis=-1)
     assert np.nanmedian(step) < 0.05     # consecutive 30 Hz frames of one clip: a few cm apart, not random poses

@@ -23,13 +23,11 @@ from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from refinet_ros.bags import layout as L  # noqa: E402
 from refinet_ros.bags.bagio import open_bag, read_messages  # noqa: E402
 from refinet_ros.bags.convert import synth_to_bag  # noqa: E402
-from refinet_ros.bags.messages import joints_from_array, stamp_ns  # noqa: E402
 from refinet_ros.bags.play import play_bag  # noqa: E402
 from refinet_ros.bags.refine import refine_bag  # noqa: E402
 from refinet_ros.core.pipeline import Pipeline  # noqa: E402
+from refinet_ros.message_codec import joints_from_msg, stamp_ns  # noqa: E402
 from refinet_ros.msg import Skeleton2DArray, Skeleton3DArray  # noqa: E402
-from refinet_ros.ros.conversions import joints_from_msg  # noqa: E402
-from refinet_ros.ros.conversions import stamp_ns as ros_stamp_ns  # noqa: E402
 
 DOMAIN_ID = 1 + (os.getpid() + 31) % 100
 TIMEOUT_S = 30.0
@@ -50,7 +48,7 @@ def recorded_stamps(bag: Path) -> dict[str, list[int]]:
     stamps: dict[str, list[int]] = {}
     with open_bag(bag) as reader:
         for conn, _, msg, _ in read_messages(reader, reader.connections, set(TYPES) | {L.REFINED_TOPIC}):
-            stamps.setdefault(conn.topic, []).append(stamp_ns(msg.header))
+            stamps.setdefault(conn.topic, []).append(stamp_ns(msg.header.stamp))
     return stamps
 
 
@@ -89,8 +87,8 @@ def test_play_delivers_every_message_with_stamps_types_and_pace(context, recordi
     assert future.result() == total
     for topic, msg_type in TYPES.items():
         assert all(isinstance(m, msg_type) for m in got[topic])
-        assert [ros_stamp_ns(m.header.stamp) for m in got[topic]] == want[topic], topic
-    assert ros_stamp_ns(clock[-1].clock) == want[L.DEPTH_TOPIC][-1]
+        assert [stamp_ns(m.header.stamp) for m in got[topic]] == want[topic], topic
+    assert stamp_ns(clock[-1].clock) == want[L.DEPTH_TOPIC][-1]
     assert elapsed >= (N_FRAMES - 1) / 30 / 2.0          # recorded spacing at --rate 2
     ids, joints = joints_from_msg(next(m for m in got[L.GT_TOPIC] if m.skeletons))
     assert len(ids) == 1 and np.isfinite(joints).all()
@@ -105,7 +103,7 @@ def test_play_feeds_the_live_refine_node(context, recording, tmp_path):
     listener = rclpy.create_node("bag_play_node_listener", context=context)
     live: dict[int, Skeleton3DArray] = {}
     listener.create_subscription(Skeleton3DArray, L.REFINED_TOPIC,
-                                 lambda m: live.setdefault(ros_stamp_ns(m.header.stamp), m), RELIABLE)
+                                 lambda m: live.setdefault(stamp_ns(m.header.stamp), m), RELIABLE)
     try:
         spin_while_playing(context, [node, listener], lambda: len(live) >= N_FRAMES // 2, path=recording,
                            topics=list(L.REFINE_INPUTS))
@@ -117,7 +115,7 @@ def test_play_feeds_the_live_refine_node(context, recording, tmp_path):
     with open_bag(tmp_path / "offline") as reader:
         for _, _, msg, _ in read_messages(reader, [c for c in reader.connections if c.topic == L.REFINED_TOPIC],
                                      {L.REFINED_TOPIC}):
-            offline[stamp_ns(msg.header)] = joints_from_array(msg)[1]
+            offline[stamp_ns(msg.header.stamp)] = joints_from_msg(msg)[1]
     assert len(live) >= N_FRAMES // 2          # the node may skip a frame while busy, never invent one
     assert set(live) <= set(offline)
     for stamp, msg in live.items():

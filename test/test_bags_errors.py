@@ -10,7 +10,7 @@ from refinet_ros.bags import layout as L
 from refinet_ros.bags.bagio import BagError, add_connection, new_bag
 from refinet_ros.bags.convert import itop_to_bag, synth_to_bag
 from refinet_ros.bags.evaluate import evaluate_bag
-from refinet_ros.bags.messages import camera_info, depth_image, header, skeleton2d_array, skeleton3d_array
+from refinet_ros.bags.messages import CODEC
 from refinet_ros.bags.refine import refine_bag
 from refinet_ros.bags.typestore import typestore
 from refinet_ros.core.camera import PinholeCamera
@@ -23,12 +23,12 @@ CAMERA = PinholeCamera.itop()
 
 def frame(stamp_ns: int, keypoints: int = 15, pose_stamp_ns: int | None = None) -> list[tuple[str, str, object]]:
     """(topic, type, message) of one plane-at-2-m frame with one person."""
-    hdr = header(stamp_ns, L.OPTICAL_FRAME)
+    hdr = CODEC.header(stamp_ns, L.OPTICAL_FRAME)
     uv = np.tile(np.linspace([100, 60], [200, 180], keypoints), (1, 1, 1))
-    return [(L.CAMERA_INFO_TOPIC, L.CAMERA_INFO, camera_info(hdr, CAMERA)),
-            (L.DEPTH_TOPIC, L.IMAGE, depth_image(hdr, np.full((240, 320), 2.0, np.float32), "16UC1")),
-            (L.POSE2D_TOPIC, L.SKELETON2D_ARRAY,
-             skeleton2d_array(header(pose_stamp_ns or stamp_ns, L.OPTICAL_FRAME), ["00"], uv, np.ones((1, keypoints))))]
+    return [(L.CAMERA_INFO_TOPIC, L.CAMERA_INFO, CODEC.camera_info(hdr, CAMERA)),
+            (L.DEPTH_TOPIC, L.IMAGE, CODEC.depth_image(hdr, np.full((240, 320), 2.0, np.float32), "16UC1")),
+            (L.POSE2D_TOPIC, L.SKELETON2D_ARRAY, CODEC.skeleton2d_array(
+                CODEC.header(pose_stamp_ns or stamp_ns, L.OPTICAL_FRAME), ["00"], uv, np.ones((1, keypoints))))]
 
 
 def make_bag(path: Path, frames: list[list[tuple[str, str, object]]]) -> Path:
@@ -83,8 +83,9 @@ def test_missing_topic(tmp_path):
 
 
 def test_topic_of_the_wrong_type(tmp_path):
-    hdr = header(L.EPOCH_NS, L.OPTICAL_FRAME)
-    wrong = (L.POSE2D_TOPIC, L.SKELETON3D_ARRAY, skeleton3d_array(hdr, [], np.empty((0, 15, 3)), np.empty((0, 15))))
+    hdr = CODEC.header(L.EPOCH_NS, L.OPTICAL_FRAME)
+    wrong = (L.POSE2D_TOPIC, L.SKELETON3D_ARRAY,
+             CODEC.skeleton3d_array(hdr, [], np.empty((0, 15, 3)), np.empty((0, 15))))
     bag = make_bag(tmp_path / "in", [[*frame(L.EPOCH_NS)[:2], wrong]])
     with pytest.raises(BagError, match="topic /pose2d has type refinet_ros/msg/Skeleton3DArray, expected "
                                        "refinet_ros/msg/Skeleton2DArray"):

@@ -30,11 +30,11 @@ from refinet_ros.core.depth import decode_depth, encode_depth  # noqa: E402
 from refinet_ros.core.joints import JOINT_NAMES  # noqa: E402
 from refinet_ros.core.pipeline import Pipeline  # noqa: E402
 from refinet_ros.core.synth.generate import generate_split  # noqa: E402
+from refinet_ros.message_codec import joints_from_msg, stamp_ns  # noqa: E402
 from refinet_ros.msg import BodyMeasurements, Skeleton2DArray, Skeleton3DArray  # noqa: E402
 from refinet_ros.ros import refine_node as refine_module  # noqa: E402
 from refinet_ros.ros.compat.image import array_to_image  # noqa: E402
-from refinet_ros.ros.conversions import (  # noqa: E402
-    camera_info_from, joints_from_msg, skeleton2d_array, stamp_from_ns, stamp_ns)
+from refinet_ros.ros.conversions import CODEC  # noqa: E402
 from refinet_ros.ros.diagnostics import SKIP_REASONS  # noqa: E402
 from refinet_ros.ros.refine_node import RefineNode  # noqa: E402
 
@@ -100,7 +100,7 @@ class Driver:
         return next(self._stamps) * 100_000_000
 
     def send(self, depth: Image | None, info: CameraInfo | None, pose: Skeleton2DArray, stamp: int) -> None:
-        header = Header(stamp=stamp_from_ns(stamp), frame_id=FRAME_ID)
+        header = CODEC.header(stamp, FRAME_ID)
         for msg, pub in ((info, self.pub_info), (depth, self.pub_depth), (pose, self.pub_pose)):
             if msg is not None:
                 msg.header = header
@@ -149,13 +149,13 @@ def depth_msg(seq, i: int, encoding: str = "16UC1") -> Image:
 
 
 def info_msg(seq) -> CameraInfo:
-    return camera_info_from(seq.camera, Header())
+    return CODEC.camera_info(Header(), seq.camera)
 
 
 def pose_msg(seq, i: int, ids=("alice",), shift_px: float = 0.0) -> Skeleton2DArray:
     kp = np.stack([seq.keypoints[i] + k * shift_px for k in range(len(ids))])
     conf = np.repeat(seq.confidence[i][None], len(ids), 0)
-    return skeleton2d_array(Header(), list(ids), kp, conf)
+    return CODEC.skeleton2d_array(Header(), list(ids), kp, conf)
 
 
 def good_frame(seq, i: int = 0) -> Callable[[], tuple]:
@@ -254,7 +254,7 @@ def test_coco17_layout_is_mapped_before_lifting(driver, seq):
     rng = np.random.default_rng(0)
     kp = rng.uniform([100, 60], [220, 200], (len(COCO17), 2)).astype(np.float32)
     conf = rng.uniform(0.5, 1, len(COCO17)).astype(np.float32)
-    pose = lambda: skeleton2d_array(Header(), ["carol"], kp[None], conf[None])  # noqa: E731
+    pose = lambda: CODEC.skeleton2d_array(Header(), ["carol"], kp[None], conf[None])  # noqa: E731
     d.send_until(lambda: (depth_msg(seq, 2), info_msg(seq), pose()), lambda: bool(d.skeletons))
     uv, c = get_layout("coco17").to_itop(kp, conf)
     depth = decode_depth(encode_depth(seq.depth_m[2], "16UC1"), "16UC1")
@@ -276,18 +276,18 @@ def _rgb(seq):
 
 
 def _small_info(seq):
-    return lambda: (depth_msg(seq, 0), camera_info_from(seq.camera.scaled(0.5), Header()), pose_msg(seq, 0))
+    return lambda: (depth_msg(seq, 0), CODEC.camera_info(Header(), seq.camera.scaled(0.5)), pose_msg(seq, 0))
 
 
 def _off_image(seq):
     kp = np.full((1, 15, 2), -50.0)
     kp[0, :5] = np.nan
-    return lambda: (depth_msg(seq, 0), info_msg(seq), skeleton2d_array(Header(), ["x"], kp, np.ones((1, 15))))
+    return lambda: (depth_msg(seq, 0), info_msg(seq), CODEC.skeleton2d_array(Header(), ["x"], kp, np.ones((1, 15))))
 
 
 def _seventeen(seq):
     return lambda: (depth_msg(seq, 0), info_msg(seq),
-                    skeleton2d_array(Header(), ["x"], np.full((1, 17, 2), 10.0), np.ones((1, 17))))
+                    CODEC.skeleton2d_array(Header(), ["x"], np.full((1, 17, 2), 10.0), np.ones((1, 17))))
 
 
 def _no_info(seq):

@@ -1,8 +1,7 @@
 """Pieces of the ROS layer that need no traffic: synchroniser, refiner mailbox, image seam,
-conversions, markers, TF, diagnostics and parameter validation."""
+markers, TF, diagnostics and parameter validation (message conversions: test_message_codec.py)."""
 from __future__ import annotations
 
-import math
 import os
 import threading
 
@@ -21,7 +20,6 @@ from refinet_ros.core.pose import PoseState  # noqa: E402
 from refinet_ros.ros import config as cfg  # noqa: E402
 from refinet_ros.ros.compat import sync as sync_seam  # noqa: E402
 from refinet_ros.ros.compat.image import ImageConversionError, array_to_image, image_to_array  # noqa: E402
-from refinet_ros.ros.conversions import joints_from_msg, skeleton3d_array  # noqa: E402
 from refinet_ros.ros.diagnostics import FrameStats, ThrottledWarner  # noqa: E402
 from refinet_ros.ros.markers import skeleton_markers  # noqa: E402
 from refinet_ros.ros.tf_frames import skeleton_transforms  # noqa: E402
@@ -154,19 +152,6 @@ def _state():
     joints[0, 5] = np.nan
     joints[1, TORSO] = np.nan
     return PoseState(np.zeros((2, NUM_JOINTS, 2)), joints, np.full((2, NUM_JOINTS), 0.7))
-
-
-def test_skeleton3d_array_marks_missing_joints_nan_invalid_zero_confidence():
-    state = _state()
-    header = Header(frame_id="cam")
-    msg = skeleton3d_array(header, ["a", "b"], state)
-    sk = msg.skeletons[0]
-    assert sk.header.frame_id == "cam" and sk.body_id == "a"
-    assert sk.valid[5] is False and math.isnan(sk.joints[5].x) and sk.confidence[5] == 0.0
-    assert sk.valid[4] is True and sk.confidence[4] == pytest.approx(0.7)
-    ids, joints = joints_from_msg(msg)
-    assert ids == ["a", "b"]
-    np.testing.assert_allclose(joints, state.joints)
 
 
 def test_markers_one_joint_list_and_one_limb_list_per_body_without_missing_joints():

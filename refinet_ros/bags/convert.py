@@ -20,7 +20,7 @@ from ..core.joints import NUM_JOINTS
 from ..core.synth.generate import iter_clips
 from . import layout as L
 from .bagio import add_connection, new_bag
-from .messages import camera_info, depth_image, header, skeleton2d_array, skeleton3d_array
+from .messages import CODEC
 from .typestore import typestore
 
 STAMP_MODES = ("rate", "ids")
@@ -39,13 +39,13 @@ class Recording:
     def write(self, stamp_ns: int, depth_m: np.ndarray, body_id: str, uv: np.ndarray, confidence: np.ndarray,
               gt: np.ndarray | None) -> None:
         """One frame; `gt` None means no usable ground truth (an invalid ITOP frame)."""
-        hdr = header(stamp_ns, L.OPTICAL_FRAME)
+        hdr = CODEC.header(stamp_ns, L.OPTICAL_FRAME)
         gt_ids, gt_joints = ([body_id], gt[None]) if gt is not None else ([], np.empty((0, NUM_JOINTS, 3)))
         msgs = {
-            L.CAMERA_INFO_TOPIC: camera_info(hdr, self.camera),
-            L.DEPTH_TOPIC: depth_image(hdr, depth_m, self.encoding),
-            L.POSE2D_TOPIC: skeleton2d_array(hdr, [body_id], uv[None], confidence[None]),
-            L.GT_TOPIC: skeleton3d_array(hdr, gt_ids, gt_joints, np.ones(gt_joints.shape[:2])),
+            L.CAMERA_INFO_TOPIC: CODEC.camera_info(hdr, self.camera),
+            L.DEPTH_TOPIC: CODEC.depth_image(hdr, depth_m, self.encoding),
+            L.POSE2D_TOPIC: CODEC.skeleton2d_array(hdr, [body_id], uv[None], confidence[None]),
+            L.GT_TOPIC: CODEC.skeleton3d_array(hdr, gt_ids, gt_joints, np.ones(gt_joints.shape[:2])),
         }
         for topic, msg in msgs.items():
             conn = self.conns[topic]

@@ -15,7 +15,7 @@ from ..core.joints import NUM_JOINTS
 from ..core.metrics import evaluate
 from . import layout as L
 from .bagio import BagError, open_bag, read_messages, require_topics
-from .messages import joints_from_array, stamp_ns
+from ..message_codec import joints_from_msg, stamp_ns
 
 _MISSING = np.full((NUM_JOINTS, 3), np.nan)
 
@@ -41,11 +41,11 @@ def evaluate_bag(path: Path, topic: str = L.REFINED_TOPIC, gt_topic: str = L.GT_
     with open_bag(path) as reader:
         conns = require_topics(reader, {gt_topic: L.SKELETON3D_ARRAY, topic: L.SKELETON3D_ARRAY})
         for conn, _, msg, _ in read_messages(reader, conns.values(), set(conns)):
-            ids, joints = joints_from_array(msg)
+            ids, joints = joints_from_msg(msg)
             if conn.topic == gt_topic:
-                gt.append((stamp_ns(msg.header), ids, joints))
+                gt.append((stamp_ns(msg.header.stamp), ids, joints))
             else:
-                pred[stamp_ns(msg.header)] = dict(zip(ids, joints))
+                pred[stamp_ns(msg.header.stamp)] = dict(zip(ids, joints))
     gt_rows, pred_rows = [], []
     for stamp, ids, joints in gt:
         gt_rows.extend(joints)

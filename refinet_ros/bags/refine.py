@@ -19,10 +19,11 @@ from ..core.camera import PinholeCamera
 from ..core.joints import NUM_JOINTS
 from ..core.layouts import KeypointLayout, get_layout
 from ..core.pipeline import Pipeline, stages_label
+from ..message_codec import KeypointCountError, camera_from_info, depth_from_image, keypoints_from_msg, stamp_ns
 from . import layout as L
 from .bagio import (BagError, add_connection, copy_connection, custom_data, new_bag, open_bag, read_messages,
                     require_topics)
-from .messages import camera_from_info, depth_from_image, keypoints_from_array, skeleton3d_array, stamp_ns
+from .messages import CODEC
 from .typestore import typestore
 
 DEFAULT_BATCH = 64
@@ -104,7 +105,7 @@ class _Batcher:
             return
         if self.camera is None:
             raise BagError(f"no {L.CAMERA_INFO_TOPIC} message before the depth frame at "
-                           f"{stamp_ns(self.frames[0].image.header)} ns")
+                           f"{stamp_ns(self.frames[0].image.header.stamp)} ns")
         counts = [len(f.body_ids) for f in self.frames]
         joints, conf = np.empty((0, NUM_JOINTS, 3)), np.empty((0, NUM_JOINTS))
         if sum(counts):
@@ -117,22 +118,16 @@ class _Batcher:
             joints, conf = state.joints, state.confidence
         bounds = np.cumsum([0, *counts])
         for f, a, b in zip(self.frames, bounds[:-1], bounds[1:]):
-            self.emit(f.log_ns, skeleton3d_array(f.image.header, f.body_ids, joints[a:b], conf[a:b]))
+            self.emit(f.log_ns, CODEC.skeleton3d_array(f.image.header, f.body_ids, joints[a:b], conf[a:b]))
         self.frames = []
 
 
 def _keypoints(msg: Any, keypoints: KeypointLayout, src: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Body ids, pixels and confidence of a Skeleton2DArray, checked against the keypoint layout."""
     try:
-        ids, uv, conf = keypoints_from_array(msg)
-    except ValueError as exc:
-        raise BagError(f"{src}: {L.POSE2D_TOPIC}: {exc}") from exc
-    if not ids:
-        return ids, np.empty((0, keypoints.size, 2)), np.empty((0, keypoints.size))
-    if uv.shape[1] != keypoints.size:
-        raise BagError(f"{src}: {L.POSE2D_TOPIC} at {stamp_ns(msg.header)} ns has {uv.shape[1]} keypoints per "
-                       f"person; layout {keypoints.name} has {keypoints.size} (see --keypoint-layout)")
-    return ids, uv, conf
+        return keypoints_from_msg(msg, keypoints)
+    except KeypointCountError as exc:
+        raise BagError(f"{src}: {L.POSE2D_TOPIC}: {exc} (see --keypoint-layout)") from exc
 
 
 class _OrderedOutput:
@@ -181,7 +176,7 @@ def refine_bag(src: Path, dst: Path, pipeline: Pipeline, keypoint_layout: str = 
                     continue
                 bar.update(conn.topic == L.DEPTH_TOPIC)
                 item = msg if conn.topic == L.DEPTH_TOPIC else _keypoints(msg, keypoints, src)
-                pair = pairer.add(conn.topic, stamp_ns(msg.header), log_ns, item)
+                pair = pairer.add(conn.topic, stamp_ns(msg.header.stamp), log_ns, item)
                 if pair:
                     paired_ns, image, (ids, uv, conf) = pair
                     batcher.add(_Frame(paired_ns, image, ids, uv, conf))

@@ -15,7 +15,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from ..core.joints import NUM_JOINTS
 from ..core.metrics import evaluate
 from ..msg import Skeleton3DArray
-from .conversions import joints_from_msg, stamp_ns
+from ..message_codec import joints_from_msg, stamp_ns
 from .player import SequencePlayer
 
 

@@ -14,9 +14,9 @@ from sensor_msgs.msg import CameraInfo, Image
 from ..core.camera import PinholeCamera
 from ..core.depth import DepthEncodingError, decode_depth
 from ..core.layouts import KeypointLayout
+from ..message_codec import KeypointCountError, camera_from_info, keypoints_from_msg
 from ..msg import Skeleton2DArray
 from .compat.image import ImageConversionError, image_to_array
-from .conversions import KeypointCountError, camera_from_info, keypoints_from_msg
 
 
 class SkipFrame(Exception):
@@ -52,6 +52,7 @@ def prepare_frame(depth: Image, pose: Skeleton2DArray, info: CameraInfo | None, 
         body_ids, uv, conf = keypoints_from_msg(pose, layout)
     except KeypointCountError as exc:
         raise SkipFrame("keypoint_count", str(exc)) from None
+    uv, conf = layout.to_itop(uv, conf)
     if body_ids and not camera.in_image(uv).any():
         raise SkipFrame("bad_keypoints", f"none of {len(body_ids)} skeleton(s) has a keypoint inside the "
                                          f"{camera.width}x{camera.height} image")

@@ -29,7 +29,7 @@ from ..core.anthropometry import MEASUREMENTS, Estimate, SlidingWindowEstimator,
 from ..core.anthropometry_regression import FEATURES, StatureModel, features
 from ..core.joints import HEAD
 from ..msg import BodyMeasurements
-from .conversions import stamp_ns
+from ..message_codec import stamp_ns
 
 #: Text placed this far above the head centre, along the image's up direction (optical -y).
 LABEL_OFFSET_M = 0.25

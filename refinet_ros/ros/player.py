@@ -15,10 +15,11 @@ from std_msgs.msg import Header
 
 from ..core.depth import encode_depth
 from ..core.synth.generate import SynthSet
+from ..message_codec import stamp_ns
 from ..msg import Skeleton2DArray
 from .compat.image import array_to_image
 from .config import NodeConfig
-from .conversions import camera_info_from, skeleton2d_array, stamp_ns
+from .conversions import CODEC
 
 FRAME_ID = "camera_depth_optical_frame"
 DEPTH_ENCODING = "16UC1"
@@ -60,10 +61,10 @@ class SequencePlayer(Node):
 
     def publish_frame(self, header: Header, i: int) -> None:
         """Frame `i` of the sequence with the given header (camera_info first, as drivers do)."""
-        self._pub_info.publish(camera_info_from(self.seq.camera, header))
+        self._pub_info.publish(CODEC.camera_info(header, self.seq.camera))
         depth = array_to_image(self._depth_raw[i], DEPTH_ENCODING)
         depth.header = header
         self._pub_depth.publish(depth)
         body = f"s{int(self.seq.subject[i]):02d}"
-        self._pub_pose.publish(skeleton2d_array(header, [body], self.seq.keypoints[i][None],
-                                                self.seq.confidence[i][None]))
+        self._pub_pose.publish(CODEC.skeleton2d_array(header, [body], self.seq.keypoints[i][None],
+                                                      self.seq.confidence[i][None]))

@@ -34,11 +34,12 @@ from ..core.layouts import get_layout
 from ..core.pipeline import Pipeline
 from ..core.pose import PoseState
 from ..core.stages import build_stages
+from ..message_codec import stamp_ns
 from ..msg import Skeleton2DArray, Skeleton3DArray
 from .compat.sync import ApproximateTimeSynchronizer, SimpleFilter, reset_synchronizer
 from .compat.tf import TransformBroadcaster
 from .config import NODE_NAME, ConfigError, NodeConfig, declare_and_read
-from .conversions import body_label, skeleton3d_array, stamp_ns
+from .conversions import CODEC, body_label
 from .diagnostics import FrameStats, ThrottledWarner, diagnostic_array
 from .frame import Frame, SkipFrame, prepare_frame
 from .markers import skeleton_markers
@@ -173,7 +174,7 @@ class RefineNode(Node):
         return self.pipeline.run(depth, frame.uv, frame.confidence, frame.camera)
 
     def _publish(self, header: Header, body_ids: list[str], state: PoseState) -> None:
-        self._pub_skeletons.publish(skeleton3d_array(header, body_ids, state))
+        self._pub_skeletons.publish(CODEC.skeleton3d_array(header, body_ids, state.joints, state.confidence))
         labels = [body_label(b, i) for i, b in enumerate(body_ids)]
         if self._tf is not None and labels:
             self._tf.sendTransform(skeleton_transforms(header, labels, state.joints))
