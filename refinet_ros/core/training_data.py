@@ -88,7 +88,9 @@ def load_itop_frames(prefix: str | Path, n_frames: int | None = None,
     pose2d = read_pose2d(prefix.with_name(prefix.name + "_pose2d.npz"), labels.ids[valid])
     with DepthFile(prefix.with_name(prefix.name + "_depth_map.h5")) as depth:
         check_pair(depth, labels, prefix)
-        frames = depth.read(valid).astype(np.float16)
+        frames = np.empty((len(valid), *depth.shape), dtype=np.float16)   # float32 would double the peak
+        for pos, chunk in depth.batches(valid, 1024):
+            frames[pos] = chunk
         camera = camera or camera_for(depth.shape, None)
     return FrameSet(frames, pose2d.uv, pose2d.confidence, labels.joints[valid], camera, labels.uv[valid])
 
