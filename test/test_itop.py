@@ -45,6 +45,19 @@ def test_round_trip(pair):
     np.testing.assert_allclose(frames[:, 10:], depth[:, 10:], rtol=1e-3)  # float16 storage
 
 
+def test_depth_read_takes_any_index_order(tmp_path, monkeypatch):
+    """Unsorted, repeated, dense and sparse selections all return the frames asked for, in that order."""
+    import refinet_ros.core.itop as itop
+    monkeypatch.setattr(itop, "READ_BLOCK", 8)   # several blocks, dense and sparse, in a small file
+    labels = make_labels(40)
+    depth = np.random.default_rng(2).uniform(1, 4, size=(40, 240, 320)).astype(np.float32)
+    depth_path, _ = write_itop(tmp_path / "ITOP_side_test", depth, labels)
+    index = np.array([3, 1, 2, 2, 0, 7, 5, 6, 4, 39, 17, 30])   # block 0 dense, the rest sparse
+    with DepthFile(depth_path) as d:
+        frames = d.read(index)
+    np.testing.assert_allclose(frames, depth[index], rtol=1e-3)
+
+
 def test_file_is_real_itop_layout(pair):
     (depth_path, labels_path), labels, _ = pair
     with h5py.File(depth_path) as h5:
