@@ -14,7 +14,7 @@ from refinet_ros.core.features import (PATCH_BACKGROUND, PATCH_DEPTH_SCALE, dept
                                        normalise_skeleton)
 from refinet_ros.core.joints import NUM_JOINTS, TORSO
 from refinet_ros.core.models import MODELS, STAGES
-from refinet_ros.core.models.common import save_weights, zero_last_layer
+from refinet_ros.core.models.common import fold_batchnorm, save_weights, zero_last_layer
 from refinet_ros.core.pipeline import Pipeline
 from refinet_ros.core.stages import build_stages
 from refinet_ros.core.training import fit_step, train_module
@@ -166,6 +166,25 @@ def test_build_stages_loads_fp16_weights_in_pipeline_order(frames, tmp_path):
         build_stages(["A"], "top", tmp_path)
     full = Pipeline(loaded).run(depth, frames.uv_in[:4], frames.conf_in[:4], CAM)
     assert np.isfinite(full.joints).all()
+
+
+@pytest.mark.parametrize("name", ["A", "B", "C"])
+def test_folded_batchnorm_gives_the_same_outputs(frames, name):
+    """Inference folds BatchNorm into the layers before it: same numbers, no BatchNorm left."""
+    stage = random_stage(name)
+    for m in stage.model.modules():   # non-trivial running statistics
+        if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            torch.nn.init.uniform_(m.running_mean, -0.5, 0.5)
+            torch.nn.init.uniform_(m.running_var, 0.5, 2.0)
+            torch.nn.init.uniform_(m.weight, 0.5, 1.5)
+    folded = STAGES[name](fold_batchnorm(stage.model))
+
+    def has_batchnorm(model: torch.nn.Module) -> bool:
+        return any(isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)) for m in model.modules())
+
+    assert has_batchnorm(stage.model) == (name != "C") and not has_batchnorm(folded.model)
+    state, depth = baseline(frames)
+    np.testing.assert_allclose(folded(state, depth, CAM).joints, stage(state, depth, CAM).joints, atol=1e-5)
 
 
 # --------------------------------------------------------------------------- training

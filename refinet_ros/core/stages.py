@@ -25,7 +25,7 @@ def weights_path(weights_dir: Path, view: str, name: str) -> Path:
 def load_stage(name: str, view: str, weights_dir: Path | None = None, device: str = "cpu") -> TorchStage:
     """One stage from ``{weights_dir}/{view}_{name}.pt``; a missing file is a clear error."""
     from .models import MODELS, STAGES
-    from .models.common import load_weights
+    from .models.common import fold_batchnorm, load_weights
 
     path = weights_path(weights_dir or DEFAULT_WEIGHTS_DIR, view, name)
     if not path.is_file():
@@ -34,7 +34,7 @@ def load_stage(name: str, view: str, weights_dir: Path | None = None, device: st
     loaded, model, _ = load_weights(path, MODELS)
     if loaded != name:
         raise ValueError(f"{path}: holds module {loaded}, expected {name}")
-    return STAGES[name](model, device)
+    return STAGES[name](fold_batchnorm(model), device)
 
 
 def build_stages(names: Sequence[str], view: str, weights_dir: Path | None = None,

@@ -8,6 +8,7 @@ plain torch.save files load too.
 """
 from __future__ import annotations
 
+import copy
 import gzip
 import io
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
 
 class TorchStage:
@@ -77,3 +79,23 @@ def zero_last_layer(model: nn.Module) -> None:
     last = model.out
     nn.init.zeros_(last.weight)
     nn.init.zeros_(last.bias)
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """An eval-mode copy in which every BatchNorm that directly follows a Linear or Conv2d inside a
+    Sequential is folded into that layer's weights (and eval-mode Dropout is dropped).
+
+    Same outputs up to float rounding, fewer ops: at batch 1 on a CPU each op costs more in dispatch
+    than in arithmetic, and the latency budget of a 30 Hz node is a few milliseconds per stage.
+    """
+    model = copy.deepcopy(model).eval()
+    for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        for i, (layer, norm) in enumerate(zip(list(seq)[:-1], list(seq)[1:])):
+            if isinstance(layer, nn.Linear) and isinstance(norm, nn.BatchNorm1d):
+                seq[i], seq[i + 1] = fuse_linear_bn_eval(layer, norm), nn.Identity()
+            elif isinstance(layer, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
+                seq[i], seq[i + 1] = fuse_conv_bn_eval(layer, norm), nn.Identity()
+        for i, layer in enumerate(seq):
+            if isinstance(layer, nn.Dropout):
+                seq[i] = nn.Identity()
+    return model
