@@ -89,8 +89,18 @@ def depth_at(depth_m: np.ndarray, uv: np.ndarray, window: int = 5) -> np.ndarray
     offsets = np.arange(-r, r + 1)
     us = ui[..., None, None] + offsets[None, :]           # (B, J, 1, K)
     vs = vi[..., None, None] + offsets[:, None]           # (B, J, K, 1)
-    vals = gather_pixels(depth_m, us, vs).reshape(*uv.shape[:-1], -1)
-    out = np.full(uv.shape[:-1], np.nan, dtype=np.float32)
-    has = np.isfinite(vals).any(-1)
-    out[has] = np.nanmedian(vals[has], axis=-1)
+    out = nanmedian_last(gather_pixels(depth_m, us, vs).reshape(*uv.shape[:-1], -1))
     return out if batched else out[0]
+
+
+def nanmedian_last(vals: np.ndarray) -> np.ndarray:
+    """np.nanmedian over the last axis (NaN where a row has no value), ~10x faster on small rows.
+
+    Sorting puts NaN last, so the median of a row's n values sits at positions (n-1)//2 and n//2;
+    np.nanmedian's per-call overhead alone is a tenth of a millisecond, and every stage looks depth up.
+    """
+    ordered = np.sort(vals, axis=-1)
+    n = (~np.isnan(vals)).sum(-1, keepdims=True)
+    lo = np.take_along_axis(ordered, np.maximum((n - 1) // 2, 0), -1)
+    hi = np.take_along_axis(ordered, n // 2 - (n == 0), -1)
+    return ((lo + hi) / 2)[..., 0]
