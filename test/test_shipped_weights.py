@@ -10,13 +10,22 @@ from refinet_ros.commands.synthetic import cached_test_set
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "ablation.json"
 
 
+@pytest.fixture(scope="module")
+def smoke_data(tmp_path_factory) -> Path:
+    """One cache for the module: each view's smoke set is generated once, for both keypoint sources."""
+    return tmp_path_factory.mktemp("smoke")
+
+
+@pytest.mark.parametrize("keypoints", ["detector", "labels"])
 @pytest.mark.parametrize("view", ["side", "top"])
-def test_shipped_weights_reproduce_recorded_numbers(view, tmp_path):
+def test_shipped_weights_reproduce_recorded_numbers(view, keypoints, smoke_data):
+    """From the simulated detector's keypoints and from the labels' (confidence 1) alike."""
     recorded = json.loads(BENCH.read_text())
     smoke = recorded["smoke"]
-    paths = cached_test_set(view, smoke["frames_per_view"], recorded["seed"], tmp_path, progress=False)
-    rows = {r["name"]: r for r in ablation_rows(view, paths, ("none", "A,B,C"), progress=False)}
-    for name, expected in smoke["views"][view].items():
+    paths = cached_test_set(view, smoke["frames_per_view"], recorded["seed"], smoke_data, progress=False)
+    rows = {r["name"]: r for r in ablation_rows(view, paths, ("none", "A,B,C"), progress=False, keypoints=keypoints)}
+    expected_rows = smoke["views" if keypoints == "detector" else "label_keypoints"][view]
+    for name, expected in expected_rows.items():
         assert rows[name]["mAP"] == pytest.approx(expected["mAP"], abs=0.01), name
         assert rows[name]["mDE_cm"] == pytest.approx(expected["mDE_cm"], abs=0.3), name
     # and the refinement is what the README claims it is: better than the baseline

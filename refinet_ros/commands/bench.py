@@ -64,14 +64,15 @@ def run_baseline(args: argparse.Namespace) -> int:
 
 
 def ablation_rows(view: str, paths: dict[str, Path], rows: tuple[str, ...] = ABLATION_ROWS,
-                  weights: Path | None = None, progress: bool = True) -> list[dict]:
+                  weights: Path | None = None, progress: bool = True, keypoints: str = "detector") -> list[dict]:
     """One summary row per stage subset, with the mAP change against the first (baseline) row."""
     from ..core.stages import build_stages
+    pose2d = paths["pose2d"] if keypoints == "detector" else None
     out = []
     for row in rows:
         stages = parse_stages(row)
         pipeline = Pipeline(build_stages(stages, view, weights))
-        result = evaluate_files(paths["depth_map"], paths["labels"], pipeline, paths["pose2d"], progress=progress)
+        result = evaluate_files(paths["depth_map"], paths["labels"], pipeline, pose2d, progress=progress)
         out.append({"name": stages_label(stages), **{k: result.result[k] for k in SUMMARY_KEYS},
                     "per_joint": result.result["per_joint"]})
     base = out[0]
@@ -81,8 +82,8 @@ def ablation_rows(view: str, paths: dict[str, Path], rows: tuple[str, ...] = ABL
     return out
 
 
-def format_ablation(view: str, rows: list[dict]) -> str:
-    lines = [f"{view} view", f"{'stages':<8} {'mAP@10':>7} {'mAP@5':>7} {'mDE cm':>7} {'impr %':>7} "
+def format_ablation(view: str, rows: list[dict], keypoints: str = "detector") -> str:
+    lines = [f"{view} view, {keypoints} keypoints", f"{'stages':<8} {'mAP@10':>7} {'mAP@5':>7} {'mDE cm':>7} {'impr %':>7} "
                              f"{'upper':>6} {'lower':>6}"]
     for r in rows:
         lines.append(f"{r['name']:<8} {r['mAP']:>7.3f} {r['mAP_5cm']:>7.3f} {r['mDE_cm']:>7.1f} "
@@ -91,15 +92,22 @@ def format_ablation(view: str, rows: list[dict]) -> str:
 
 
 def run_ablation(args: argparse.Namespace) -> int:
+    """`views` holds the table from the simulated detector's keypoints (the paper's setting);
+    `label_keypoints` the same rows from the labels' own keypoints with confidence 1 (``refinet eval``
+    without --pose2d, the usual way to score real ITOP files): the weights must not depend on one detector."""
     payload = {"command": f"refinet bench ablation --frames {args.frames} --seed {args.seed}",
-               "seed": args.seed, "frames_per_view": args.frames, "views": {},
-               "smoke": {"frames_per_view": args.smoke_frames, "views": {}}}
+               "seed": args.seed, "frames_per_view": args.frames, "views": {}, "label_keypoints": {"views": {}},
+               "smoke": {"frames_per_view": args.smoke_frames, "views": {}, "label_keypoints": {}}}
+    tables = {"detector": (payload["views"], payload["smoke"]["views"]),
+              "labels": (payload["label_keypoints"]["views"], payload["smoke"]["label_keypoints"])}
     for view in VIEWS:
-        rows = ablation_rows(view, cached_test_set(view, args.frames, args.seed, args.data), weights=args.weights)
-        print(format_ablation(view, rows))
-        payload["views"][view] = rows
-        smoke = ablation_rows(view, cached_test_set(view, args.smoke_frames, args.seed, args.data), ("none", "A,B,C"),
-                              args.weights, progress=False)
-        payload["smoke"]["views"][view] = {r["name"]: {k: r[k] for k in ("mAP", "mDE_cm")} for r in smoke}
+        paths = cached_test_set(view, args.frames, args.seed, args.data)
+        smoke_paths = cached_test_set(view, args.smoke_frames, args.seed, args.data)
+        for keypoints, (table, smoke_table) in tables.items():
+            rows = ablation_rows(view, paths, weights=args.weights, keypoints=keypoints)
+            print(format_ablation(view, rows, keypoints))
+            table[view] = rows
+            smoke = ablation_rows(view, smoke_paths, ("none", "A,B,C"), args.weights, False, keypoints)
+            smoke_table[view] = {r["name"]: {k: r[k] for k in ("mAP", "mDE_cm")} for r in smoke}
     write_json(args.json, payload)
     return 0

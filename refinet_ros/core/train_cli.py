@@ -22,7 +22,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
                                           "{out}/{view}_{module}.pt plus a .json record.")
     p.add_argument("--module", required=True, choices=MODULES)
     p.add_argument("--view", required=True, choices=VIEWS)
-    p.add_argument("--frames", type=int, default=6000, help="training frames to generate (valid ones are used)")
+    p.add_argument("--frames", type=int, default=16000, help="training frames to generate (valid ones are used)")
     p.add_argument("--val-frames", type=int, default=600, help="validation frames (held-out subjects)")
     p.add_argument("--epochs", type=int, help="default: per module, sized for ~30 min on 2 CPU cores")
     p.add_argument("--batch", type=int)

@@ -146,7 +146,7 @@ def train_module(module: str, view: str, data_train: FrameSet, data_val: FrameSe
     bar.close()
     model.eval()
     record = {
-        "module": module, "view": view, "command": " ".join(sys.argv),
+        "module": module, "view": view, "command": " ".join(["refinet", *sys.argv[1:]]),
         "config": {**cfg, "seed": seed, "device": str(dev), "max_minutes": max_minutes, "model": model.config,
                    "augment": AUGMENT, "loss": "masked L1 (A: pixels, B/C: metres)"},
         "data": {"train_frames": len(data_train), "val_frames": len(data_val), "upstream_variants": bank_train.names},
