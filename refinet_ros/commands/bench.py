@@ -29,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", type=Path, help="weights directory (default: the shipped weights)")
     p.add_argument("--smoke-frames", type=int, default=SMOKE_FRAMES,
                    help="size of the small fixed set whose numbers the test suite re-checks")
+    p.add_argument("--view", choices=VIEWS, help="only this view (e.g. to score another weights directory)")
     p.set_defaults(handler=run_ablation)
     from ..core.train_cli import add_bench_models_parser
     from ..ros.bench_node import add_node_bench_parser
@@ -54,7 +55,7 @@ def write_json(path: Path, payload: dict) -> None:
 def run_baseline(args: argparse.Namespace) -> int:
     payload = {"command": f"refinet bench baseline --frames {args.frames} --seed {args.seed}",
                "seed": args.seed, "frames_per_view": args.frames, "views": {}}
-    for view in VIEWS:
+    for view in [args.view] if args.view else VIEWS:
         paths = cached_test_set(view, args.frames, args.seed, args.data)
         run = evaluate_files(paths["depth_map"], paths["labels"], Pipeline(), paths["pose2d"])
         print(format_table(run.result, f"baseline, synthetic {view} view (seed {args.seed})"))
@@ -100,7 +101,7 @@ def run_ablation(args: argparse.Namespace) -> int:
                "smoke": {"frames_per_view": args.smoke_frames, "views": {}, "label_keypoints": {}}}
     tables = {"detector": (payload["views"], payload["smoke"]["views"]),
               "labels": (payload["label_keypoints"]["views"], payload["smoke"]["label_keypoints"])}
-    for view in VIEWS:
+    for view in [args.view] if args.view else VIEWS:
         paths = cached_test_set(view, args.frames, args.seed, args.data)
         smoke_paths = cached_test_set(view, args.smoke_frames, args.seed, args.data)
         for keypoints, (table, smoke_table) in tables.items():
