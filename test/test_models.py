@@ -16,7 +16,7 @@ from refinet_ros.core.joints import NUM_JOINTS, TORSO
 from refinet_ros.core.models import MODELS, STAGES
 from refinet_ros.core.models.common import fold_batchnorm, save_weights, zero_last_layer
 from refinet_ros.core.pipeline import Pipeline
-from refinet_ros.core.stages import build_stages
+from refinet_ros.core.stages import build_stages, load_stage
 from refinet_ros.core.training import fit_step, train_module
 from refinet_ros.core.training_batches import BATCHES
 from refinet_ros.core.training_data import SOURCES, FrameSet, build_bank
@@ -185,6 +185,19 @@ def test_folded_batchnorm_gives_the_same_outputs(frames, name):
     assert has_batchnorm(stage.model) == (name != "C") and not has_batchnorm(folded.model)
     state, depth = baseline(frames)
     np.testing.assert_allclose(folded(state, depth, CAM).joints, stage(state, depth, CAM).joints, atol=1e-5)
+
+
+def test_int8_stages_stay_close_to_float(frames):
+    """The shipped weights with int8 Linear layers move joints to nearly the same places (the mAP
+    cost on real-looking frames is checked in test_shipped_weights)."""
+    state, depth = baseline(frames)
+    for name in "ABC":
+        exact, fast = load_stage(name, "side"), load_stage(name, "side", int8=True)
+        gap = np.linalg.norm(fast(state, depth, CAM).joints - exact(state, depth, CAM).joints, axis=-1)
+        assert np.nanmedian(gap) < 0.01, name
+    assert any("quantized" in type(m).__module__ for m in fast.model.modules())
+    with pytest.raises(ValueError, match="CPU option"):
+        load_stage("B", "side", device="cuda", int8=True)
 
 
 # --------------------------------------------------------------------------- training

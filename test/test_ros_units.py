@@ -244,6 +244,12 @@ def test_bad_values_are_clear_config_errors(context, name, value, message):
         _read(context, **{name: value})
 
 
+def test_int8_needs_the_cpu(context):
+    assert _read(context, int8=True).int8
+    with pytest.raises(cfg.ConfigError, match="int8=True: expected false unless device is cpu"):
+        _read(context, int8=True, device="cuda")
+
+
 def test_misspelt_parameter_is_rejected(context):
     with pytest.raises(cfg.ConfigError, match=r"unknown parameter\(s\) \['sync_slope'\]"):
         _read(context, sync_slope=0.1)

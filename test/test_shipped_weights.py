@@ -32,6 +32,15 @@ def test_shipped_weights_reproduce_recorded_numbers(view, keypoints, smoke_data)
     assert rows["A+B+C"]["mAP"] > rows["baseline"]["mAP"]
 
 
+@pytest.mark.parametrize("view", ["side", "top"])
+def test_int8_costs_under_two_points(view, smoke_data):
+    """`--int8` trades exactness for speed; it may not cost more than the issue allows a smaller net."""
+    recorded = json.loads(BENCH.read_text())
+    paths = cached_test_set(view, recorded["smoke"]["frames_per_view"], recorded["seed"], smoke_data, progress=False)
+    exact, fast = (ablation_rows(view, paths, ("A,B,C",), progress=False, int8=int8)[0] for int8 in (False, True))
+    assert fast["mAP"] >= exact["mAP"] - 0.02 and fast["mDE_cm"] <= exact["mDE_cm"] + 1.0
+
+
 def test_shipped_weights_are_small_fp16_files():
     from refinet_ros.core.models import MODELS
     from refinet_ros.core.models.common import load_weights

@@ -12,7 +12,7 @@ from ..core.metrics import format_table
 from ..core.pipeline import parse_stages, stages_label
 from ..core.synth.detector import DEFAULT_PROFILE, PROFILES
 from ..core.synth.generate import SPLITS, VIEWS
-from .evaluate import build_pipeline, resolve_view
+from .evaluate import add_int8_flag, build_pipeline, resolve_view
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -67,6 +67,7 @@ def _refine(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("src", metavar="IN", type=Path)
     p.add_argument("out", metavar="OUT", type=Path)
     p.add_argument("--stages", default="A,B,C", help="subset of A,B,C, or 'none' for the baseline")
+    add_int8_flag(p)
     p.add_argument("--view", choices=VIEWS, help="which weights; default: the view recorded in IN")
     p.add_argument("--keypoint-layout", choices=tuple(LAYOUTS), default="itop15", help="layout of /pose2d")
     p.add_argument("--batch-size", type=int, default=64)
@@ -121,7 +122,7 @@ def run_refine(args: argparse.Namespace) -> int:
     view = args.view or custom_data(args.src).get(L.META_VIEW)
     if stages and view not in VIEWS:
         raise BagError(f"{args.src}: no view in the bag's metadata; pass --view side|top")
-    pipeline = build_pipeline(stages, view, ())
+    pipeline = build_pipeline(stages, view, (), args.int8)
     report = refine_bag(args.src, args.out, pipeline, args.keypoint_layout, args.batch_size, args.storage,
                         progress=not args.no_progress)
     print(f"wrote {args.out}: {report.frames} frames, {report.skeletons} skeletons refined with "

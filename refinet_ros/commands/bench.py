@@ -30,6 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--smoke-frames", type=int, default=SMOKE_FRAMES,
                    help="size of the small fixed set whose numbers the test suite re-checks")
     p.add_argument("--view", choices=VIEWS, help="only this view (e.g. to score another weights directory)")
+    from .evaluate import add_int8_flag
+    add_int8_flag(p)
     p.set_defaults(handler=run_ablation)
     from ..core.train_cli import add_bench_models_parser
     from ..ros.bench_node import add_node_bench_parser
@@ -65,14 +67,15 @@ def run_baseline(args: argparse.Namespace) -> int:
 
 
 def ablation_rows(view: str, paths: dict[str, Path], rows: tuple[str, ...] = ABLATION_ROWS,
-                  weights: Path | None = None, progress: bool = True, keypoints: str = "detector") -> list[dict]:
+                  weights: Path | None = None, progress: bool = True, keypoints: str = "detector",
+                  int8: bool = False) -> list[dict]:
     """One summary row per stage subset, with the mAP change against the first (baseline) row."""
     from ..core.stages import build_stages
     pose2d = paths["pose2d"] if keypoints == "detector" else None
     out = []
     for row in rows:
         stages = parse_stages(row)
-        pipeline = Pipeline(build_stages(stages, view, weights))
+        pipeline = Pipeline(build_stages(stages, view, weights, int8=int8))
         result = evaluate_files(paths["depth_map"], paths["labels"], pipeline, pose2d, progress=progress)
         out.append({"name": stages_label(stages), **{k: result.result[k] for k in SUMMARY_KEYS},
                     "per_joint": result.result["per_joint"]})
@@ -96,7 +99,8 @@ def run_ablation(args: argparse.Namespace) -> int:
     """`views` holds the table from the simulated detector's keypoints (the paper's setting);
     `label_keypoints` the same rows from the labels' own keypoints with confidence 1 (``refinet eval``
     without --pose2d, the usual way to score real ITOP files): the weights must not depend on one detector."""
-    payload = {"command": f"refinet bench ablation --frames {args.frames} --seed {args.seed}",
+    flags = (f" --view {args.view}" if args.view else "") + (" --int8" if args.int8 else "")
+    payload = {"command": f"refinet bench ablation --frames {args.frames} --seed {args.seed}{flags}", "int8": args.int8,
                "seed": args.seed, "frames_per_view": args.frames, "views": {}, "label_keypoints": {"views": {}},
                "smoke": {"frames_per_view": args.smoke_frames, "views": {}, "label_keypoints": {}}}
     tables = {"detector": (payload["views"], payload["smoke"]["views"]),
@@ -105,10 +109,10 @@ def run_ablation(args: argparse.Namespace) -> int:
         paths = cached_test_set(view, args.frames, args.seed, args.data)
         smoke_paths = cached_test_set(view, args.smoke_frames, args.seed, args.data)
         for keypoints, (table, smoke_table) in tables.items():
-            rows = ablation_rows(view, paths, weights=args.weights, keypoints=keypoints)
+            rows = ablation_rows(view, paths, weights=args.weights, keypoints=keypoints, int8=args.int8)
             print(format_ablation(view, rows, keypoints))
             table[view] = rows
-            smoke = ablation_rows(view, smoke_paths, ("none", "A,B,C"), args.weights, False, keypoints)
+            smoke = ablation_rows(view, smoke_paths, ("none", "A,B,C"), args.weights, False, keypoints, args.int8)
             smoke_table[view] = {r["name"]: {k: r[k] for k in ("mAP", "mDE_cm")} for r in smoke}
     write_json(args.json, payload)
     return 0

@@ -26,6 +26,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                                                    "default: the labels' image_coordinates")
         if name == "eval":
             p.add_argument("--stages", default="none", help="subset of A,B,C (e.g. A,B) or 'none' for the baseline")
+            add_int8_flag(p)
         p.add_argument("--view", choices=("side", "top"), help="which weights to use; default: from the file name")
         p.add_argument("--json", type=Path, help="write the metrics as JSON here")
         p.add_argument("--png", type=Path, help="write frames + per-joint error chart here "
@@ -54,18 +55,22 @@ def resolve_view(view: str | None, *paths: Path) -> str:
     return inferred.pop()
 
 
-def build_pipeline(stages: tuple[str, ...], view: str | None, paths: tuple[Path, ...]) -> Pipeline:
+def add_int8_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--int8", action="store_true", help="run the networks' Linear layers in int8 on the CPU (B ~2.5x faster, under a point of mAP)")
+
+
+def build_pipeline(stages: tuple[str, ...], view: str | None, paths: tuple[Path, ...], int8: bool = False) -> Pipeline:
     """The baseline needs no view; refinement stages load the view's weights."""
     if not stages:
         return Pipeline()
     view = resolve_view(view, *paths)
     from ..core.stages import build_stages  # torch is imported only when a model runs
-    return Pipeline(build_stages(stages, view))
+    return Pipeline(build_stages(stages, view, int8=int8))
 
 
 def run(args: argparse.Namespace) -> int:
     stages = parse_stages(getattr(args, "stages", "none"))
-    pipeline = build_pipeline(stages, args.view, (args.depth, args.labels))
+    pipeline = build_pipeline(stages, args.view, (args.depth, args.labels), getattr(args, "int8", False))
     run_ = evaluate_files(args.depth, args.labels, pipeline, args.pose2d, args.intrinsics,
                           args.batch_size, progress=not args.no_progress)
     label = stages_label(stages)

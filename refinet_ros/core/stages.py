@@ -22,10 +22,12 @@ def weights_path(weights_dir: Path, view: str, name: str) -> Path:
     return Path(weights_dir) / f"{view}_{name}.pt"
 
 
-def load_stage(name: str, view: str, weights_dir: Path | None = None, device: str = "cpu") -> TorchStage:
-    """One stage from ``{weights_dir}/{view}_{name}.pt``; a missing file is a clear error."""
+def load_stage(name: str, view: str, weights_dir: Path | None = None, device: str = "cpu",
+               int8: bool = False) -> TorchStage:
+    """One stage from ``{weights_dir}/{view}_{name}.pt``; a missing file is a clear error.
+    `int8` runs the stage's Linear layers in int8 (CPU only)."""
     from .models import MODELS, STAGES
-    from .models.common import fold_batchnorm, load_weights
+    from .models.common import fold_batchnorm, load_weights, quantize_linear
 
     path = weights_path(weights_dir or DEFAULT_WEIGHTS_DIR, view, name)
     if not path.is_file():
@@ -34,12 +36,17 @@ def load_stage(name: str, view: str, weights_dir: Path | None = None, device: st
     loaded, model, _ = load_weights(path, MODELS)
     if loaded != name:
         raise ValueError(f"{path}: holds module {loaded}, expected {name}")
-    return STAGES[name](fold_batchnorm(model), device)
+    model = fold_batchnorm(model)
+    if int8:
+        if not str(device).startswith("cpu"):
+            raise ValueError(f"int8 inference is a CPU option; device is {device!r}")
+        model = quantize_linear(model)
+    return STAGES[name](model, device)
 
 
 def build_stages(names: Sequence[str], view: str, weights_dir: Path | None = None,
-                 device: str = "cpu") -> list[TorchStage]:
+                 device: str = "cpu", int8: bool = False) -> list[TorchStage]:
     """Stages in A -> B -> C order for the given view, whatever order `names` lists them in."""
     if view not in ("side", "top"):
         raise ValueError(f"unknown view {view!r}; expected 'side' or 'top'")
-    return [load_stage(name, view, weights_dir, device) for name in parse_stages(names)]
+    return [load_stage(name, view, weights_dir, device, int8) for name in parse_stages(names)]

@@ -64,6 +64,7 @@ def add_bench_models_parser(subparsers: argparse._SubParsersAction) -> argparse.
     p.add_argument("--iterations", type=int, default=200)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (the target is a 2-core CPU)")
     p.add_argument("--json", type=Path, default=Path("bench/models.json"))
+    p.add_argument("--int8", action="store_true", help="time the networks with int8 Linear layers")
     p.set_defaults(handler=_run_bench_models)
     return p
 

@@ -42,6 +42,7 @@ class NodeConfig:
     stages: tuple[str, ...]
     weights_dir: str
     device: str
+    int8: bool
     torch_threads: int
     depth_window: int
     keypoint_layout: str
@@ -120,6 +121,7 @@ def validate(values: dict[str, Any]) -> NodeConfig:
     need(bool(_DEVICE.match(values["device"])), "device", "cpu, cuda, cuda:N or mps")
     need(values["weights_dir"] == "" or Path(values["weights_dir"]).is_dir(), "weights_dir",
          "an existing folder, or '' for the shipped weights")
+    need(not values["int8"] or values["device"] == "cpu", "int8", "false unless device is cpu")
     need(values["torch_threads"] >= 0, "torch_threads", "an integer >= 0 (0 = torch's default)")
     need(values["depth_window"] >= 1 and values["depth_window"] % 2 == 1, "depth_window", "an odd number >= 1")
     for topic in ("depth_topic", "camera_info_topic", "pose_topic", "output_topic", "markers_topic",

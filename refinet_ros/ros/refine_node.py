@@ -69,7 +69,7 @@ def make_pipeline(config: NodeConfig) -> Pipeline:
     if config.stages and config.torch_threads:
         torch.set_num_threads(config.torch_threads)
     try:
-        stages = build_stages(config.stages, config.view, config.weights_dir or None, config.device)
+        stages = build_stages(config.stages, config.view, config.weights_dir or None, config.device, config.int8)
     except (OSError, ValueError, RuntimeError) as exc:
         raise ConfigError(f"cannot load stages {','.join(config.stages)} ({config.view} view): {exc}") from None
     return Pipeline(stages, window=config.depth_window)

@@ -20,7 +20,7 @@ import torch
 from ..pipeline import Pipeline
 from ..stages import DEFAULT_WEIGHTS_DIR, build_stages, weights_path
 from . import MODELS, STAGES
-from .common import TorchStage
+from .common import TorchStage, quantize_linear
 
 ROWS = ("A", "B", "C", "A+B", "A+B+C")
 
@@ -37,12 +37,12 @@ def _timings(fn: Callable[[], object], n_iter: int, warmup: int) -> dict[str, fl
             "mean_ms": round(float(np.mean(ms)), 3)}
 
 
-def _stages(view: str, weights_dir: Path) -> tuple[dict[str, TorchStage], str]:
+def _stages(view: str, weights_dir: Path, int8: bool = False) -> tuple[dict[str, TorchStage], str]:
     """Trained stages when all three weights files exist, else random-init ones."""
     if all(weights_path(weights_dir, view, n).is_file() for n in MODELS):
-        return {s.name: s for s in build_stages(tuple(MODELS), view, weights_dir)}, "trained"
+        return {s.name: s for s in build_stages(tuple(MODELS), view, weights_dir, int8=int8)}, "trained"
     torch.manual_seed(0)
-    return {n: STAGES[n](MODELS[n]()) for n in MODELS}, "random-init"
+    return {n: STAGES[n](quantize_linear(MODELS[n]()) if int8 else MODELS[n]()) for n in MODELS}, "random-init"
 
 
 def _frame(view: str):
@@ -54,10 +54,13 @@ def _frame(view: str):
             synth.confidence[i:i + 1].astype(np.float64), synth.camera)
 
 
-def bench_models(view: str = "side", weights_dir: Path | None = None, n_iter: int = 200, warmup: int = 20) -> dict:
+def bench_models(view: str = "side", weights_dir: Path | None = None, n_iter: int = 200, warmup: int = 20,
+                 int8: bool = False) -> dict:
     """{"rows": [{"name", "p50_ms", "p95_ms", "params"}, ...], ...}: single stages run on the baseline
-    state; the combined rows are the whole Pipeline.run (baseline lifting included)."""
-    stages, source = _stages(view, weights_dir or DEFAULT_WEIGHTS_DIR)
+    state; the combined rows are the whole Pipeline.run (baseline lifting included). `params` counts
+    the float network (int8 layers hold packed weights that are not parameters)."""
+    stages, source = _stages(view, weights_dir or DEFAULT_WEIGHTS_DIR, int8)
+    params = {n: s.params for n, s in _stages(view, weights_dir or DEFAULT_WEIGHTS_DIR)[0].items()}
     depth, uv, conf, camera = _frame(view)
     state = Pipeline().initial_state(depth, uv, conf, camera)
     rows = [{"name": "baseline", **_timings(lambda: Pipeline().run(depth, uv, conf, camera), n_iter, warmup),
@@ -68,8 +71,8 @@ def bench_models(view: str = "side", weights_dir: Path | None = None, n_iter: in
             fn = lambda s=chain[0]: s(state, depth, camera)  # noqa: E731
         else:
             fn = lambda p=Pipeline(chain): p.run(depth, uv, conf, camera)  # noqa: E731
-        rows.append({"name": name, **_timings(fn, n_iter, warmup), "params": sum(s.params for s in chain)})
-    return {"rows": rows, "batch": 1, "view": view, "weights": source, "iterations": n_iter,
+        rows.append({"name": name, **_timings(fn, n_iter, warmup), "params": sum(params[s.name] for s in chain)})
+    return {"rows": rows, "batch": 1, "view": view, "weights": source, "int8": int8, "iterations": n_iter,
             "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
             "machine": platform.processor() or platform.machine(),
             "note": "single-stage rows: the stage alone on the baseline state; combined rows: Pipeline.run "
@@ -78,7 +81,7 @@ def bench_models(view: str = "side", weights_dir: Path | None = None, n_iter: in
 
 def run_bench_models(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
-    result = bench_models(args.view, args.weights, args.iterations)
+    result = bench_models(args.view, args.weights, args.iterations, int8=args.int8)
     for row in result["rows"]:
         print(f"{row['name']:<8} p50 {row['p50_ms']:7.2f} ms  p95 {row['p95_ms']:7.2f} ms  params {row['params']:,}")
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import gzip
 import io
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,22 @@ def zero_last_layer(model: nn.Module) -> None:
     last = model.out
     nn.init.zeros_(last.weight)
     nn.init.zeros_(last.bias)
+
+
+def quantize_linear(model: nn.Module) -> nn.Module:
+    """A copy whose Linear layers run in int8 (dynamic quantization: int8 weights, activations
+    quantized per call), for CPU inference only.
+
+    B is a 4.4 M-parameter MLP run at batch 1: its float32 latency is the time to stream 17 MB of
+    weights, and int8 weights cut it ~2.5x for under a point of mAP (see the README). torch marks
+    this eager API as superseded by torchao, which a plain ROS install does not have; where the
+    CPU has no quantized engine, the float model is returned unchanged.
+    """
+    if torch.backends.quantized.engine == "none":
+        return model
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
+        return torch.ao.quantization.quantize_dynamic(model.eval(), {nn.Linear}, dtype=torch.qint8)  # a copy
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:
