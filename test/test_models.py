@@ -168,6 +168,22 @@ def test_build_stages_loads_fp16_weights_in_pipeline_order(frames, tmp_path):
     assert np.isfinite(full.joints).all()
 
 
+def test_weights_files_of_every_compression_load_alike(tmp_path):
+    """xz (written now), gzip (earlier versions) and a plain torch.save payload hold the same weights."""
+    import gzip
+    import lzma
+    xz_file = save_weights(tmp_path / "side_B.pt", "B", random_stage("B").model)
+    assert xz_file.read_bytes()[:6] == b"\xfd7zXZ\x00"
+    raw = lzma.decompress(xz_file.read_bytes())
+    reference = load_stage("B", "side", tmp_path).model.state_dict()
+    for name, payload in (("gzip", gzip.compress(raw)), ("plain", raw)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "side_B.pt").write_bytes(payload)
+        state = load_stage("B", "side", folder).model.state_dict()
+        assert all(torch.equal(state[k], reference[k]) for k in reference), name
+
+
 @pytest.mark.parametrize("name", ["A", "B", "C"])
 def test_folded_batchnorm_gives_the_same_outputs(frames, name):
     """Inference folds BatchNorm into the layers before it: same numbers, no BatchNorm left."""
