@@ -8,6 +8,7 @@ from pathlib import Path
 from ..core.evaluation import evaluate_files
 from ..core.metrics import format_table
 from ..core.pipeline import Pipeline, parse_stages, stages_label
+from .evaluate import add_int8_flag
 from .synthetic import BENCH_FRAMES, BENCH_SEED, DEFAULT_DATA_DIR, cached_test_set
 
 VIEWS = ("side", "top")
@@ -30,7 +31,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--smoke-frames", type=int, default=SMOKE_FRAMES,
                    help="size of the small fixed set whose numbers the test suite re-checks")
     p.add_argument("--view", choices=VIEWS, help="only this view (e.g. to score another weights directory)")
-    from .evaluate import add_int8_flag
     add_int8_flag(p)
     p.set_defaults(handler=run_ablation)
     from ..core.train_cli import add_bench_models_parser

@@ -59,8 +59,9 @@ def bench_models(view: str = "side", weights_dir: Path | None = None, n_iter: in
     """{"rows": [{"name", "p50_ms", "p95_ms", "params"}, ...], ...}: single stages run on the baseline
     state; the combined rows are the whole Pipeline.run (baseline lifting included). `params` counts
     the float network (int8 layers hold packed weights that are not parameters)."""
-    stages, source = _stages(view, weights_dir or DEFAULT_WEIGHTS_DIR, int8)
-    params = {n: s.params for n, s in _stages(view, weights_dir or DEFAULT_WEIGHTS_DIR)[0].items()}
+    weights_dir = weights_dir or DEFAULT_WEIGHTS_DIR
+    stages, source = _stages(view, weights_dir, int8)
+    params = {n: s.params for n, s in (_stages(view, weights_dir)[0] if int8 else stages).items()}
     depth, uv, conf, camera = _frame(view)
     state = Pipeline().initial_state(depth, uv, conf, camera)
     rows = [{"name": "baseline", **_timings(lambda: Pipeline().run(depth, uv, conf, camera), n_iter, warmup),
