@@ -64,3 +64,13 @@ def test_stages_need_a_view_when_the_name_has_none(plane_pair, tmp_path):
     renamed.write_bytes(labels_path.read_bytes())
     with pytest.raises(SystemExit, match="cannot infer the view"):
         main(["eval", "--depth", str(tmp_path / "x.h5"), "--labels", str(renamed), "--stages", "B"])
+
+
+def test_bench_baseline_writes_its_table(tmp_path):
+    """`refinet bench baseline` on a small generated set: one view, the recorded command, real numbers."""
+    out = tmp_path / "baseline.json"
+    assert main(["bench", "baseline", "--frames", "30", "--view", "side", "--data", str(tmp_path),
+                 "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["command"] == "refinet bench baseline --frames 30 --seed 2020 --view side"
+    assert list(result["views"]) == ["side"] and 0.0 < result["views"]["side"]["mAP"] < 1.0

@@ -30,7 +30,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", type=Path, help="weights directory (default: the shipped weights)")
     p.add_argument("--smoke-frames", type=int, default=SMOKE_FRAMES,
                    help="size of the small fixed set whose numbers the test suite re-checks")
-    p.add_argument("--view", choices=VIEWS, help="only this view (e.g. to score another weights directory)")
     add_int8_flag(p)
     p.set_defaults(handler=run_ablation)
     from ..core.train_cli import add_bench_models_parser
@@ -46,6 +45,11 @@ def _common(p: argparse.ArgumentParser, default_json: Path) -> None:
     p.add_argument("--seed", type=int, default=BENCH_SEED)
     p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="where the synthetic test sets are cached")
     p.add_argument("--json", type=Path, default=default_json)
+    p.add_argument("--view", choices=VIEWS, help="only this view (default: both; e.g. to score another weights directory)")
+
+
+def _views(args: argparse.Namespace) -> tuple[str, ...]:
+    return (args.view,) if args.view else VIEWS
 
 
 def write_json(path: Path, payload: dict) -> None:
@@ -55,9 +59,10 @@ def write_json(path: Path, payload: dict) -> None:
 
 
 def run_baseline(args: argparse.Namespace) -> int:
-    payload = {"command": f"refinet bench baseline --frames {args.frames} --seed {args.seed}",
+    view_flag = f" --view {args.view}" if args.view else ""
+    payload = {"command": f"refinet bench baseline --frames {args.frames} --seed {args.seed}{view_flag}",
                "seed": args.seed, "frames_per_view": args.frames, "views": {}}
-    for view in [args.view] if args.view else VIEWS:
+    for view in _views(args):
         paths = cached_test_set(view, args.frames, args.seed, args.data)
         run = evaluate_files(paths["depth_map"], paths["labels"], Pipeline(), paths["pose2d"])
         print(format_table(run.result, f"baseline, synthetic {view} view (seed {args.seed})"))
@@ -105,7 +110,7 @@ def run_ablation(args: argparse.Namespace) -> int:
                "smoke": {"frames_per_view": args.smoke_frames, "views": {}, "label_keypoints": {}}}
     tables = {"detector": (payload["views"], payload["smoke"]["views"]),
               "labels": (payload["label_keypoints"]["views"], payload["smoke"]["label_keypoints"])}
-    for view in [args.view] if args.view else VIEWS:
+    for view in _views(args):
         paths = cached_test_set(view, args.frames, args.seed, args.data)
         smoke_paths = cached_test_set(view, args.smoke_frames, args.seed, args.data)
         for keypoints, (table, smoke_table) in tables.items():
