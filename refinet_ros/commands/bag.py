@@ -12,7 +12,8 @@ from ..core.metrics import format_table
 from ..core.pipeline import parse_stages, stages_label
 from ..core.synth.detector import DEFAULT_PROFILE, PROFILES
 from ..core.synth.generate import SPLITS, VIEWS
-from .evaluate import add_int8_flag, build_pipeline, resolve_view
+from ..core.train_cli import add_int8_flag
+from .evaluate import build_pipeline, resolve_view
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..core.evaluation import evaluate_files
 from ..core.metrics import format_table
 from ..core.pipeline import Pipeline, parse_stages, stages_label
-from .evaluate import add_int8_flag
+from ..core.train_cli import add_bench_models_parser, add_int8_flag
 from .synthetic import BENCH_FRAMES, BENCH_SEED, DEFAULT_DATA_DIR, cached_test_set
 
 VIEWS = ("side", "top")
@@ -32,7 +32,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="size of the small fixed set whose numbers the test suite re-checks")
     add_int8_flag(p)
     p.set_defaults(handler=run_ablation)
-    from ..core.train_cli import add_bench_models_parser
     from ..ros.bench_node import add_node_bench_parser
     from .bag import add_bench_parser
     add_bench_parser(kinds)

@@ -11,6 +11,7 @@ from ..core.evaluation import EvalRun, camera_for, evaluate_files
 from ..core.itop import DepthFile, infer_view
 from ..core.metrics import format_table
 from ..core.pipeline import Pipeline, parse_stages, stages_label
+from ..core.train_cli import add_int8_flag
 from ..core.viz import save_report
 
 N_PREVIEW_FRAMES = 4
@@ -53,10 +54,6 @@ def resolve_view(view: str | None, *paths: Path) -> str:
         raise SystemExit(f"error: cannot infer the view (side/top) from {', '.join(str(p) for p in paths)}; "
                          "pass --view side|top")
     return inferred.pop()
-
-
-def add_int8_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--int8", action="store_true", help="run the networks' Linear layers in int8 on the CPU (B ~2.5x faster, under a point of mAP)")
 
 
 def build_pipeline(stages: tuple[str, ...], view: str | None, paths: tuple[Path, ...], int8: bool = False) -> Pipeline:

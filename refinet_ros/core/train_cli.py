@@ -43,6 +43,12 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     return p
 
 
+def add_int8_flag(p: argparse.ArgumentParser) -> None:
+    """The one definition of ``--int8`` (eval, bag refine, bench ablation, bench models)."""
+    p.add_argument("--int8", action="store_true",
+                   help="run the networks' Linear layers in int8 on the CPU (B ~2.5x faster, under a point of mAP)")
+
+
 def _key_value(text: str) -> tuple[str, int | float]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -64,7 +70,7 @@ def add_bench_models_parser(subparsers: argparse._SubParsersAction) -> argparse.
     p.add_argument("--iterations", type=int, default=200)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (the target is a 2-core CPU)")
     p.add_argument("--json", type=Path, default=Path("bench/models.json"))
-    p.add_argument("--int8", action="store_true", help="time the networks with int8 Linear layers")
+    add_int8_flag(p)
     p.set_defaults(handler=_run_bench_models)
     return p
 
