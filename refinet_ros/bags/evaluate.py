@@ -13,9 +13,9 @@ import numpy as np
 
 from ..core.joints import NUM_JOINTS
 from ..core.metrics import evaluate
+from ..message_codec import joints_from_msg, stamp_ns
 from . import layout as L
 from .bagio import BagError, open_bag, read_messages, require_topics
-from ..message_codec import joints_from_msg, stamp_ns
 
 _MISSING = np.full((NUM_JOINTS, 3), np.nan)
 

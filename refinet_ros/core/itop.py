@@ -168,7 +168,7 @@ class DepthFile:
         return out
 
     def batches(self, index: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(positions within `index`, depth) chunks in file order: h5py needs increasing indices."""
+        """(positions within `index`, depth) chunks in file order, so each chunk is a few contiguous reads."""
         order = np.argsort(index, kind="stable")
         for start in range(0, len(index), batch_size):
             pos = order[start:start + batch_size]
