@@ -15,6 +15,7 @@ from refinet_ros.core.features import (PATCH_BACKGROUND, PATCH_DEPTH_SCALE, dept
 from refinet_ros.core.joints import NUM_JOINTS, TORSO
 from refinet_ros.core.models import MODELS, STAGES
 from refinet_ros.core.models.common import fold_batchnorm, save_weights, zero_last_layer
+from refinet_ros.core.models.skeleton_refiner import mirrored, skeleton_inputs
 from refinet_ros.core.pipeline import Pipeline
 from refinet_ros.core.stages import build_stages, load_stage
 from refinet_ros.core.training import fit_step, train_module
@@ -150,6 +151,21 @@ def test_outputs_are_finite_on_nan_depth(frames, name):
         out = random_stage(name)(state, bad, CAM)
         assert np.isfinite(out.joints[state.valid]).all()
         np.testing.assert_array_equal(out.valid, state.valid)
+
+
+def test_b_refines_a_mirrored_skeleton_into_the_mirrored_result(frames):
+    """B averages its offsets over the skeleton and its mirror image, so mirroring commutes with it,
+    although the network alone does not (random weights)."""
+    state, depth = baseline(frames)
+    stage = random_stage("B")
+    back = mirrored(mirrored(state, CAM), CAM)
+    np.testing.assert_allclose(back.uv, state.uv, atol=1e-9)
+    np.testing.assert_array_equal(back.joints, state.joints)
+    raw = stage.infer(skeleton_inputs(state, CAM))
+    raw_mirror = mirrored(state.with_joints(stage.infer(skeleton_inputs(mirrored(state, CAM), CAM))), CAM).joints
+    assert np.abs(raw - raw_mirror).max() > 1e-3
+    np.testing.assert_allclose(mirrored(stage(mirrored(state, CAM), depth, CAM), CAM).joints,
+                               stage(state, depth, CAM).joints, atol=1e-5)
 
 
 def test_build_stages_loads_fp16_weights_in_pipeline_order(frames, tmp_path):

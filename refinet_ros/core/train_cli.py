@@ -46,7 +46,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
 def add_int8_flag(p: argparse.ArgumentParser) -> None:
     """The one definition of ``--int8`` (eval, bag refine, bench ablation, bench models)."""
     p.add_argument("--int8", action="store_true",
-                   help="run the networks' Linear layers in int8 on the CPU (B ~2.5x faster, under a point of mAP)")
+                   help="run the networks' Linear layers in int8 on the CPU (B 2-4x faster; A+B+C loses up to 1.5 points of mAP)")
 
 
 def _key_value(text: str) -> tuple[str, int | float]:

@@ -93,8 +93,9 @@ def quantize_linear(model: nn.Module) -> nn.Module:
     """A copy whose Linear layers run in int8 (dynamic quantization: int8 weights, activations
     quantized per call), for CPU inference only.
 
-    B is a 4.4 M-parameter MLP run at batch 1: its float32 latency is the time to stream 17 MB of
-    weights, and int8 weights cut it ~2.5x for under a point of mAP (see the README). torch marks
+    B is a 4.4 M-parameter MLP run at batch 1 (2 rows with its mirror image): its float32 latency
+    is mostly the time to stream 17 MB of weights, and int8 weights cut it 2-4x for at most 1.5
+    points of A+B+C mAP (see the README). torch marks
     this eager API as superseded by torchao, which a plain ROS install does not have; where the
     CPU has no quantized engine, the float model is returned unchanged.
     """
