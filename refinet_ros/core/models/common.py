@@ -93,10 +93,8 @@ def quantize_linear(model: nn.Module) -> nn.Module:
     """A copy whose Linear layers run in int8 (dynamic quantization: int8 weights, activations
     quantized per call), for CPU inference only.
 
-    B is a 4.4 M-parameter MLP run at batch 1 (2 rows with its mirror image): its float32 latency
-    is mostly the time to stream 17 MB of weights, and int8 weights cut it 2-4x for at most 1.5
-    points of A+B+C mAP (see the README). torch marks
-    this eager API as superseded by torchao, which a plain ROS install does not have; where the
+    B is a 4.4 M-parameter MLP run on 2 rows (a skeleton and its mirror image); int8 weights cut
+    its latency 2-4x for at most 1.5 points of A+B+C mAP (see the README). torch marks this eager API as superseded by torchao, which a plain ROS install does not have; where the
     CPU has no quantized engine, the float model is returned unchanged.
     """
     if torch.backends.quantized.engine == "none":

@@ -91,7 +91,7 @@ class SkeletonStage(TorchStage):
     """Stage B: move every joint using the whole skeleton's context.
 
     B runs on the skeleton and on its mirror image in one batch and averages the two offsets (the
-    mirrored one mapped back). The two predictions err independently where the 2D input is
+    mirrored one mapped back). The two predictions err partly independently where the 2D input is
     ambiguous, the occluded legs of the top view above all: +1.4 points of top-view mAP, +0.2 side
     (bench/ablation.json). The price is B's float32 latency, 1.5-1.8x on the 2-core test machine
     (torch's CPU kernel packs the weights for a 2-row product); in int8 the second row is nearly free.
