@@ -79,12 +79,17 @@ def apply_offsets(state: PoseState, offsets_m: np.ndarray) -> PoseState:
     return state.with_joints(state.joints + offsets_m)
 
 
+def mirror_points(points: np.ndarray) -> np.ndarray:
+    """(B, 15, 3) joints or offsets mirrored about the camera's y-z plane, left and right swapped."""
+    return points[:, FLIP_PERMUTATION] * MIRROR_X
+
+
 def mirrored(state: PoseState, camera: PinholeCamera) -> PoseState:
-    """The skeleton's mirror image about the camera's y-z plane, left and right joints swapped:
-    another person just as plausible, whose keypoints stay consistent with the same intrinsics."""
+    """The skeleton's mirror image (:func:`mirror_points`): another person just as plausible,
+    whose keypoints stay consistent with the same intrinsics."""
     uv = state.uv[:, FLIP_PERMUTATION].copy()
     uv[..., 0] = 2.0 * camera.cx - uv[..., 0]
-    return PoseState(uv, state.joints[:, FLIP_PERMUTATION] * MIRROR_X, state.confidence[:, FLIP_PERMUTATION])
+    return PoseState(uv, mirror_points(state.joints), state.confidence[:, FLIP_PERMUTATION])
 
 
 class SkeletonStage(TorchStage):
@@ -92,9 +97,8 @@ class SkeletonStage(TorchStage):
 
     B runs on the skeleton and on its mirror image in one batch and averages the two offsets (the
     mirrored one mapped back). The two predictions err partly independently where the 2D input is
-    ambiguous, the occluded legs of the top view above all: +1.4 points of top-view mAP, +0.2 side
-    (bench/ablation.json). The price is B's float32 latency, 1.5-1.8x on the 2-core test machine
-    (torch's CPU kernel packs the weights for a 2-row product); in int8 the second row is nearly free.
+    ambiguous, the occluded legs of the top view above all. The price is B's float32 latency: torch's
+    CPU kernel does not get the second row for free (README, Speed); in int8 it nearly does.
     """
 
     name = "B"
@@ -103,4 +107,4 @@ class SkeletonStage(TorchStage):
         n = len(state.uv)
         both = [state, mirrored(state, camera)]
         offsets = self.infer(np.concatenate([skeleton_inputs(s, camera) for s in both]))
-        return apply_offsets(state, 0.5 * (offsets[:n] + offsets[n:, FLIP_PERMUTATION] * MIRROR_X))
+        return apply_offsets(state, 0.5 * (offsets[:n] + mirror_points(offsets[n:])))
