@@ -173,7 +173,7 @@ def test_regression_smoke(tmp_path):
     assert set(train.joints) == {"gt", "baseline"} and len(train) == 60
     model = fit(train, "gt", "side")
     assert set(model.regressors) == {"LR", "AdaBoost", "RF", "kNN"}
-    loaded = StatureModel.load(model.save(tmp_path / "m.pkl"))
+    loaded = StatureModel.load(model.save(tmp_path / "m.npz"))
     pred = loaded.predict(test.joints["gt"], "LR")
     assert np.nanmean(np.abs(pred - test.stature)) < 0.05   # GT joints: stature is nearly linear in bones
     results = {"baseline": {name: score(fit(train, "baseline", "side").predict(test.joints["baseline"], name), test)

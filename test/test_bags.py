@@ -66,7 +66,7 @@ def test_round_trip_with_stages_matches_refinet_eval(itop, recording, tmp_path):
     from refinet_ros.bags.evaluate import evaluate_bag
     from refinet_ros.bags.refine import refine_bag
     for name, model in MODELS.items():
-        save_weights(weights_path(tmp_path, "side", name), name, model())
+        save_weights(weights_path(tmp_path, "side", name), name, model(), preset=0)   # fast xz level
     pipeline = Pipeline(build_stages("A,B,C", "side", tmp_path))
     refine_bag(recording, tmp_path / "refined", pipeline, batch_size=16, progress=False)
     got = evaluate_bag(tmp_path / "refined").result

@@ -3,7 +3,12 @@
 Everything runs on hand-made scenes (a wall and disc-shaped 'body parts' whose surface lies
 5 cm in front of each joint centre), so the tests are fast and independent of the generator.
 """
+import gzip
+import io
 import json
+import lzma
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +18,8 @@ from refinet_ros.core.camera import PinholeCamera
 from refinet_ros.core.features import (PATCH_BACKGROUND, PATCH_DEPTH_SCALE, depth_patches, joint_point_clouds,
                                        normalise_skeleton)
 from refinet_ros.core.joints import NUM_JOINTS, TORSO
-from refinet_ros.core.models import MODELS, STAGES
-from refinet_ros.core.models.common import fold_batchnorm, save_weights, zero_last_layer
+from refinet_ros.core.models import MODELS, STAGES, common
+from refinet_ros.core.models.common import fold_batchnorm, load_weights, save_weights, zero_last_layer
 from refinet_ros.core.models.skeleton_refiner import mirror_points, mirrored, skeleton_inputs
 from refinet_ros.core.pipeline import Pipeline
 from refinet_ros.core.stages import build_stages, load_stage
@@ -25,6 +30,8 @@ from refinet_ros.core.training_data import SOURCES, FrameSet, build_bank
 torch.set_num_threads(2)
 CAM = PinholeCamera.itop()
 SURFACE_OFFSET = 0.05
+#: xz level of the weights files tests write: ~3x faster than the shipped files' level.
+FAST = 0
 
 
 def toy_frames(n: int, seed: int = 0) -> FrameSet:
@@ -171,7 +178,7 @@ def test_b_refines_a_mirrored_skeleton_into_the_mirrored_result(frames):
 def test_build_stages_loads_fp16_weights_in_pipeline_order(frames, tmp_path):
     stages = {n: random_stage(n) for n in "ABC"}
     for n, st in stages.items():
-        save_weights(tmp_path / f"side_{n}.pt", n, st.model)
+        save_weights(tmp_path / f"side_{n}.pt", n, st.model, preset=FAST)
     loaded = build_stages(["C", "A", "B"], "side", tmp_path)
     assert [s.name for s in loaded] == ["A", "B", "C"]
     assert all(next(s.model.parameters()).dtype == torch.float32 for s in loaded)
@@ -186,9 +193,7 @@ def test_build_stages_loads_fp16_weights_in_pipeline_order(frames, tmp_path):
 
 def test_weights_files_of_every_compression_load_alike(tmp_path):
     """xz (written now), gzip (earlier versions) and a plain torch.save payload hold the same weights."""
-    import gzip
-    import lzma
-    xz_file = save_weights(tmp_path / "side_B.pt", "B", random_stage("B").model)
+    xz_file = save_weights(tmp_path / "side_B.pt", "B", random_stage("B").model, preset=FAST)
     assert xz_file.read_bytes()[:6] == b"\xfd7zXZ\x00"
     raw = lzma.decompress(xz_file.read_bytes())
     reference = load_stage("B", "side", tmp_path).model.state_dict()
@@ -198,6 +203,60 @@ def test_weights_files_of_every_compression_load_alike(tmp_path):
         (folder / "side_B.pt").write_bytes(payload)
         state = load_stage("B", "side", folder).model.state_dict()
         assert all(torch.equal(state[k], reference[k]) for k in reference), name
+
+
+class _Touch:
+    """Unpickling this runs a shell command that creates a marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.parametrize("compress", [bytes, lzma.compress, gzip.compress])
+def test_a_weights_file_that_would_run_code_is_refused(tmp_path, compress):
+    marker, path = tmp_path / "ran", tmp_path / "side_A.pt"
+    buffer = io.BytesIO()
+    torch.save({"module": "A", "config": {}, "state_dict": {}, "meta": _Touch(marker)}, buffer)
+    path.write_bytes(compress(buffer.getvalue()))
+    with pytest.raises(ValueError, match=f"{path}: not a loadable weights file"):
+        load_weights(path, MODELS)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("compress", [lzma.compress, gzip.compress])
+def test_a_decompression_bomb_is_refused(tmp_path, monkeypatch, compress):
+    monkeypatch.setattr(common, "MAX_WEIGHTS_BYTES", 1 << 20)
+    path = tmp_path / "side_A.pt"
+    path.write_bytes(compress(b"\0" * ((1 << 20) + 1)))       # a few KB on disk
+    assert path.stat().st_size < 20_000
+    with pytest.raises(ValueError, match=f"{path}: decompresses to more than 1 MiB"):
+        load_weights(path, MODELS)
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda xz: xz[:len(xz) // 2], "truncated compressed weights file"),
+    (lambda xz: xz + b"junk", "data after its end"),
+    (lambda xz: xz[:40] + bytes(len(xz) - 40), "corrupt compressed weights file"),
+])
+def test_a_damaged_weights_file_is_a_value_error(tmp_path, damage, message):
+    path = save_weights(tmp_path / "side_C.pt", "C", random_stage("C").model, preset=FAST)
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(ValueError, match=f"{path}: .*{message}"):
+        load_weights(path, MODELS)
+
+
+def test_weights_that_do_not_fit_the_module_are_a_value_error(tmp_path):
+    path = save_weights(tmp_path / "side_C.pt", "C", random_stage("C").model, preset=FAST)
+    blob = torch.load(io.BytesIO(lzma.decompress(path.read_bytes())), weights_only=True)
+    blob["module"] = "A"
+    buffer = io.BytesIO()
+    torch.save(blob, buffer)
+    path.write_bytes(buffer.getvalue())
+    with pytest.raises(ValueError, match=f"{path}: weights do not fit module A"):
+        load_weights(path, MODELS)
 
 
 @pytest.mark.parametrize("name", ["A", "B", "C"])
@@ -264,7 +323,7 @@ def test_bank_mixes_detector_and_label_keypoints(frames):
 def test_train_module_writes_weights_and_record(frames, tmp_path):
     upstream = [random_stage("A")]
     rec = train_module("B", "side", frames, toy_frames(8, seed=1), upstream, epochs=1, batch=8, seed=0,
-                       device="cpu", out_path=tmp_path / "side_B.pt", progress=False)
+                       device="cpu", out_path=tmp_path / "side_B.pt", progress=False, preset=FAST)
     variants = ["baseline", "A", "labels:baseline", "labels:A"]
     assert rec["data"]["upstream_variants"] == variants and rec["steps"] == 3
     saved = json.loads((tmp_path / "side_B.json").read_text())

@@ -20,6 +20,8 @@ DEFAULT_CACHE = Path("data/anthropometry")
 DEFAULT_JSON = Path("bench/anthropometry.json")
 TRAIN_SEEDS = (100, 101, 102)
 TEST_SEEDS = (200, 201, 202, 203, 204, 205)
+#: Suffix of the models earlier versions saved in the cache (executable files: never opened).
+OLD_SUFFIX = ".pkl"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     actions = p.add_subparsers(dest="anthropometry", required=True, metavar="ACTION")
     train = actions.add_parser("train", help="fit LR, AdaBoost, RF and kNN on one joint source and save them")
     _common(train)
-    train.add_argument("--model", type=Path, help="output file (default: <cache>/stature_<view>_<stages>.pkl)")
+    train.add_argument("--model", type=Path, help="output file (default: <cache>/stature_<view>_<stages>.npz)")
     train.set_defaults(handler=run_train)
     ev = actions.add_parser("eval", help="baseline vs refined height error table; writes JSON")
     _common(ev)
@@ -85,7 +87,7 @@ def _model_path(args: argparse.Namespace, folder: Path | None, key: str) -> Path
     seeds = "-".join(map(str, args.train_seeds))
     from ..core.synth.generate import GENERATOR_VERSION
     name = (f"stature_{args.view}_{key.replace('+', '')}_s{seeds}_n{args.train_frames}_k{args.stride}"
-            f"_g{GENERATOR_VERSION}.pkl")
+            f"_g{GENERATOR_VERSION}.npz")
     return Path(folder or args.cache) / name
 
 
@@ -105,6 +107,9 @@ def _model_for(args: argparse.Namespace, source: str, key: str, train: JointSet 
         model = StatureModel.load(path)
         print(f"loaded {path}")
         return model
+    old = path.with_suffix(OLD_SUFFIX)
+    if old.is_file():
+        print(f"ignoring {old}: models of that old format are never loaded (the file could run code); retraining")
     model = fit(train, source, args.view, args.seed)
     print(f"trained {source} regressors on {model.train_people} people; wrote {model.save(path)}")
     return model

@@ -1,5 +1,6 @@
 """Stature from joint-derived features: data from the synthetic generator, the seed's four
-regressor families (scikit-learn), and the seed-style baseline-vs-refined error table.
+regressor families (trained with scikit-learn, kept as numpy arrays: :mod:`.stature_regressors`),
+and the seed-style baseline-vs-refined error table.
 
 Why learned: ITOP joints stop at the head centre and the ankle, so the joint-chain height
 misses the crown and the sole; people's proportions vary, and the regressors learn the mapping
@@ -10,16 +11,17 @@ different people), so no test person is ever seen in training.
 from __future__ import annotations
 
 import hashlib
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from . import stature_file
 from .anthropometry import MEASUREMENTS, bone, measure, rolling_estimate, summarise
 from .joints import HEAD, L_FOOT, L_HIP, NECK, R_FOOT, R_HIP
 from .pipeline import Pipeline
+from .stature_regressors import Predictor, from_sklearn
 
 FEATURES: tuple[str, ...] = (*MEASUREMENTS, "neck_head", "hip_width", "head_foot_span")
 GT_SOURCE = "gt"
@@ -136,11 +138,12 @@ def make_regressors(seed: int = 0) -> dict[str, object]:
 
 @dataclass
 class StatureModel:
-    """Fitted regressors for one joint source; what `refinet anthropometry train` saves."""
+    """Fitted regressors for one joint source, as numpy predictors; what `refinet anthropometry
+    train` saves (a data-only file, see :mod:`.stature_file`)."""
 
     source: str                   # 'baseline', 'A+B+C', ... : the joints it was trained on
     view: str
-    regressors: dict[str, object]
+    regressors: dict[str, Predictor]
     train_people: int
     train_frames: int
 
@@ -157,22 +160,21 @@ class StatureModel:
         return out
 
     def save(self, path: Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pickle.dumps(self))
-        return path
+        meta = {"source": self.source, "view": self.view, "features": list(FEATURES),
+                "train_people": self.train_people, "train_frames": self.train_frames}
+        return stature_file.write(path, meta, self.regressors)
 
     @staticmethod
     def load(path: Path) -> "StatureModel":
-        """Only load model files you made yourself: pickle runs code from the file."""
-        model = pickle.loads(Path(path).read_bytes())
-        if not isinstance(model, StatureModel):
-            raise ValueError(f"{path}: not a StatureModel file")
-        return model
+        """A saved model; bad content is a ValueError naming the file, an unreadable file an OSError."""
+        header, regressors = stature_file.read(path, FEATURES)
+        return StatureModel(header["source"], header["view"], regressors, header["train_people"],
+                            header["train_frames"])
 
 
 def fit(data: JointSet, source: str, view: str, seed: int = 0) -> StatureModel:
-    """Fit every regressor on the frames whose features are all present."""
+    """Fit every regressor (scikit-learn) on the frames whose features are all present, and keep
+    their numpy exports."""
     x = features(data.joints[source])
     ok = np.isfinite(x).all(1)
     if ok.sum() < 10:
@@ -180,7 +182,8 @@ def fit(data: JointSet, source: str, view: str, seed: int = 0) -> StatureModel:
     regressors = make_regressors(seed)
     for model in regressors.values():
         model.fit(x[ok], data.stature[ok])
-    return StatureModel(source, view, regressors, len(np.unique(data.person[ok])), int(ok.sum()))
+    return StatureModel(source, view, {name: from_sklearn(model) for name, model in regressors.items()},
+                        len(np.unique(data.person[ok])), int(ok.sum()))
 
 
 # --------------------------------------------------------------------------- evaluation

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from .metrics import evaluate
 from .models import MODELS, STAGES
-from .models.common import count_params, save_weights
+from .models.common import DEFAULT_PRESET, count_params, save_weights
 from .pipeline import Stage
 from .stages import DEFAULT_WEIGHTS_DIR, load_stage, weights_path
 from .training_batches import AUGMENT, BATCHES, Batch
@@ -101,11 +101,12 @@ def train_module(module: str, view: str, data_train: FrameSet, data_val: FrameSe
                  epochs: int | None = None, batch: int | None = None, lr: float | None = None, seed: int = 0,
                  device: str = "auto", out_path: str | Path | None = None, progress: bool = True,
                  max_minutes: float | None = None, model_config: dict | None = None,
-                 checkpoint_dir: str | Path | None = None) -> dict:
+                 checkpoint_dir: str | Path | None = None, preset: int = DEFAULT_PRESET) -> dict:
     """Train `module` on frames whose upstream states come from every subset of `upstream`.
 
-    Writes the fp16 weights to `out_path` (default ``{view}_{module}.pt`` in the shipped weights dir),
-    a JSON record next to it, and a full checkpoint per epoch in `checkpoint_dir`. Returns the record.
+    Writes the fp16 weights to `out_path` (default ``{view}_{module}.pt`` in the shipped weights dir;
+    `preset` is its xz level, see :func:`.models.common.save_weights`), a JSON record next to it,
+    and a full checkpoint per epoch in `checkpoint_dir`. Returns the record.
     """
     cfg = {**DEFAULTS[module], **{k: v for k, v in dict(epochs=epochs, batch=batch, lr=lr).items() if v is not None}}
     out_path = Path(out_path) if out_path else weights_path(DEFAULT_WEIGHTS_DIR, view, module)
@@ -154,7 +155,8 @@ def train_module(module: str, view: str, data_train: FrameSet, data_val: FrameSe
         "train_seconds": round(time.monotonic() - t0, 1), "final_train_loss": loss_ema, "val": val,
         "torch": torch.__version__, "python": platform.python_version(),
     }
-    save_weights(out_path, module, model.cpu(), meta={k: record[k] for k in ("view", "config", "data", "steps")})
+    save_weights(out_path, module, model.cpu(), meta={k: record[k] for k in ("view", "config", "data", "steps")},
+                 preset=preset)
     out_path.with_suffix(".json").write_text(json.dumps(record, indent=2))
     return record
 
