@@ -1,6 +1,7 @@
 """`refinet eval` / `refinet baseline` end to end on real files with known answers."""
 import json
 
+import h5py
 import numpy as np
 import pytest
 
@@ -56,6 +57,39 @@ def test_bad_file_is_one_clear_error(tmp_path, capsys):
     bad.write_text("garbage")
     assert main(["baseline", "--depth", str(bad), "--labels", str(bad), "--no-progress"]) == 2
     assert "not a readable HDF5 file" in capsys.readouterr().err
+
+
+def _replace(path, key, value):
+    with h5py.File(path, "a") as h5:
+        del h5[key]
+        h5[key] = value
+
+
+@pytest.mark.parametrize("file,key,value", [
+    ("depth", "data", np.full((8, 240, 320), 3000, np.uint16)),                  # a driver's 16UC1 millimetres
+    ("depth", "data", np.full((8, 240, 320), 3000.0, np.float16)),               # millimetres stored as floats
+    ("labels", "real_world_coordinates", None),                                  # labels in millimetres
+])
+def test_millimetres_are_one_clear_error_not_a_zero_score(plane_pair, tmp_path, capsys, file, key, value):
+    """Before: exit 0 with mAP 0.0 and an mDE of kilometres. Now: exit 2 naming the file and the key."""
+    depth_path, labels_path, _ = plane_pair
+    path = depth_path if file == "depth" else labels_path
+    with h5py.File(path, "r") as h5:
+        value = h5[key][()] * 1000 if value is None else value
+    _replace(path, key, value)
+    out = tmp_path / "r.json"
+    assert main(["eval", "--depth", str(depth_path), "--labels", str(labels_path), "--json", str(out),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: key '{key}'" in err and "millimetres" in err
+    assert not out.exists()
+
+
+def test_text_in_a_number_dataset_is_one_clear_error(plane_pair, capsys):
+    depth_path, labels_path, _ = plane_pair
+    _replace(labels_path, "is_valid", np.array([b"1"] * 8))
+    assert main(["baseline", "--depth", str(depth_path), "--labels", str(labels_path), "--no-progress"]) == 2
+    assert f"{labels_path}: key 'is_valid' holds text" in capsys.readouterr().err
 
 
 def test_stages_need_a_view_when_the_name_has_none(plane_pair, tmp_path):

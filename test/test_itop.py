@@ -91,6 +91,55 @@ def test_bad_labels_name_file_and_key(pair, key, value, message):
     assert str(labels_path) in str(exc.value)
 
 
+@pytest.mark.parametrize("key,value", [
+    ("is_valid", np.array([b"1"] * 6)),                                    # fixed-length bytes
+    ("visible_joints", np.array([["yes"] * 15] * 6, dtype=h5py.string_dtype())),   # variable-length text
+    ("image_coordinates", np.full((6, 15, 2), b"1.5")),
+])
+def test_text_where_numbers_belong_names_file_and_key(pair, key, value):
+    (_, labels_path), _, _ = pair
+    _rewrite(labels_path, key, value)
+    with pytest.raises(ItopFormatError, match=f"{labels_path}: key '{key}' holds text .*expected numbers"):
+        read_labels(labels_path)
+
+
+def test_labels_in_millimetres_are_an_error(pair):
+    (_, labels_path), _, _ = pair
+    with h5py.File(labels_path, "a") as h5:
+        h5["real_world_coordinates"][...] = h5["real_world_coordinates"][()] * 1000
+    with pytest.raises(ItopFormatError, match=f"{labels_path}: key 'real_world_coordinates' .*looks like millimetres"):
+        read_labels(labels_path)
+
+
+@pytest.mark.parametrize("data,message", [
+    (lambda m: np.round(m * 1000).astype(np.uint16), r"is uint16, expected float16/float32 metres "
+                                                     r"\(integers look like millimetres\)"),
+    (lambda m: (m * 1000).astype(np.float32), "has a median distance of .*looks like millimetres"),
+    (lambda m: np.full(m.shape, b"3.0"), "holds text"),
+])
+def test_depth_in_the_wrong_unit_or_type_names_file_and_key(pair, data, message):
+    (depth_path, _), _, depth = pair
+    _rewrite(depth_path, "data", data(np.nan_to_num(depth)))
+    with pytest.raises(ItopFormatError, match=f"{depth_path}: key 'data' {message}"):
+        DepthFile(depth_path)
+
+
+def test_depth_unit_check_ignores_empty_frames(pair):
+    """Frames with no readings at all (0 everywhere) are metres too: nothing to judge them by."""
+    (depth_path, _), _, depth = pair
+    _rewrite(depth_path, "data", np.zeros(depth.shape, np.float16))
+    with DepthFile(depth_path) as d:
+        assert np.isnan(d.read(slice(None))).all()
+
+
+def test_pose2d_text_keypoints_name_file_and_key(tmp_path):
+    labels = make_labels()
+    path = tmp_path / "p.npz"
+    np.savez(path, ids=np.array([i.encode() for i in labels.ids]), keypoints=labels.uv.astype(str))
+    with pytest.raises(ItopFormatError, match=f"{path}: key 'keypoints' holds text"):
+        read_pose2d(path, labels.ids)
+
+
 def test_nan_in_valid_frame_is_an_error(pair):
     (_, labels_path), labels, _ = pair
     with h5py.File(labels_path, "a") as h5:

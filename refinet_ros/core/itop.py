@@ -4,7 +4,8 @@ Layout (see shared/itop_format.md): ``*_depth_map.h5`` holds ``id`` and ``data``
 0 = no reading); ``*_labels.h5`` holds ``id``, ``is_valid``, ``visible_joints``,
 ``image_coordinates``, ``real_world_coordinates`` (Y up) and ``segmentation``.
 In memory, joints are in the REP-103 optical frame and missing depth is NaN.
-Every format problem raises :class:`ItopFormatError` naming the file and the key.
+Every format problem raises :class:`ItopFormatError` naming the file and the key, including
+numbers in the wrong unit: millimetres read as metres would score as a silent mAP of 0.
 """
 from __future__ import annotations
 
@@ -22,6 +23,12 @@ from .joints import NUM_JOINTS
 
 VIEWS = ("side", "top")
 _VIEW_RE = re.compile(r"ITOP_(side|top)_", re.IGNORECASE)
+#: A median depth beyond this many "metres" is millimetres (ITOP's Xtion reads to ~8 m).
+MAX_PLAUSIBLE_M = 20.0
+#: Frames of a depth file whose readings are checked for the unit when it is opened.
+UNIT_SAMPLE_FRAMES = 8
+#: dtype kinds that hold numbers: bool, int, uint, float.
+_NUMERIC = "biuf"
 
 
 class ItopFormatError(ValueError):
@@ -75,13 +82,17 @@ def _open(path: Path) -> h5py.File:
         raise ItopFormatError(f"{path}: not a readable HDF5 file ({exc})") from exc
 
 
-def _dataset(h5: h5py.File, path: Path, key: str, shape_tail: tuple[int, ...] | None, n: int | None) -> h5py.Dataset:
-    """The dataset `key`, checked for presence and for shape (N, *shape_tail)."""
+def _dataset(h5: h5py.File, path: Path, key: str, shape_tail: tuple[int, ...] | None, n: int | None,
+             numeric: bool = True) -> h5py.Dataset:
+    """The dataset `key`, checked for presence, for shape (N, *shape_tail) and (unless `numeric`
+    is False, as for 'id') for holding numbers."""
     if key not in h5:
         raise ItopFormatError(f"{path}: missing key '{key}' (have {sorted(h5.keys())})")
     ds = h5[key]
     if not isinstance(ds, h5py.Dataset):
         raise ItopFormatError(f"{path}: key '{key}' is not a dataset")
+    if numeric:
+        _require_numbers(path, key, ds.dtype)
     if shape_tail is not None and tuple(ds.shape[1:]) != shape_tail:
         raise ItopFormatError(f"{path}: key '{key}' has shape {ds.shape}, expected (N, {', '.join(map(str, shape_tail))})")
     if n is not None and ds.shape[0] != n:
@@ -89,8 +100,23 @@ def _dataset(h5: h5py.File, path: Path, key: str, shape_tail: tuple[int, ...] | 
     return ds
 
 
+def _require_numbers(path: Path, key: str, dtype: np.dtype) -> None:
+    if dtype.kind not in _NUMERIC:
+        text = h5py.check_string_dtype(dtype) is not None or dtype.kind in "SUO"
+        raise ItopFormatError(f"{path}: key '{key}' holds {'text' if text else 'non-numbers'} ({dtype}), "
+                              "expected numbers")
+
+
+def _require_metres(path: Path, key: str, magnitudes: np.ndarray) -> None:
+    """Valid distances whose median is beyond :data:`MAX_PLAUSIBLE_M` are millimetres."""
+    median = float(np.median(magnitudes)) if magnitudes.size else 0.0
+    if median > MAX_PLAUSIBLE_M:
+        raise ItopFormatError(f"{path}: key '{key}' has a median distance of {median:g}, expected metres "
+                              "(looks like millimetres: divide by 1000)")
+
+
 def _read_ids(h5: h5py.File, path: Path) -> np.ndarray:
-    ids = _dataset(h5, path, "id", (), None)
+    ids = _dataset(h5, path, "id", (), None, numeric=False)
     return _decode_ids(ids[()])
 
 
@@ -115,6 +141,7 @@ def read_labels(path: str | Path, with_segmentation: bool = False) -> ItopLabels
         if bad.any():
             first = ids[is_valid][bad][0]
             raise ItopFormatError(f"{path}: key '{key}' has NaN/inf in {int(bad.sum())} valid frame(s), first id {first}")
+    _require_metres(path, "real_world_coordinates", np.abs(world[is_valid][..., 2]))   # ITOP z: distance ahead
     return ItopLabels(ids, is_valid, visible, uv, itop_to_optical(world), seg)
 
 
@@ -135,9 +162,21 @@ class DepthFile:
             self._data = _dataset(self._h5, self.path, "data", None, len(self.ids))
             if self._data.ndim != 3:
                 raise ItopFormatError(f"{self.path}: key 'data' has shape {self._data.shape}, expected (N, H, W)")
+            self._check_unit()
         except ItopFormatError:
             self._h5.close()
             raise
+
+    def _check_unit(self) -> None:
+        """Depth must be float metres: integers (a driver's 16UC1 millimetres) or float readings of
+        millimetre size, checked on a few frames spread over the file, are an ItopFormatError."""
+        if self._data.dtype.kind != "f":
+            hint = " (integers look like millimetres)" if self._data.dtype.kind in "iu" else ""
+            raise ItopFormatError(f"{self.path}: key 'data' is {self._data.dtype}, expected float16/float32 "
+                                  f"metres{hint}")
+        sample = np.unique(np.linspace(0, len(self) - 1, min(len(self), UNIT_SAMPLE_FRAMES)).astype(np.int64))
+        frames = from_itop_depth(self._data[sample]) if len(sample) else np.empty(0)
+        _require_metres(self.path, "data", frames[np.isfinite(frames)])
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -211,8 +250,8 @@ def read_pose2d(path: str | Path, ids: np.ndarray) -> Pose2D:
             if key not in npz.files:
                 raise ItopFormatError(f"{path}: missing key '{key}' (have {sorted(npz.files)})")
         file_ids = _decode_ids(npz["ids"])
-        kp = np.asarray(npz["keypoints"], dtype=np.float64)
-        conf = np.asarray(npz["confidence"], dtype=np.float64) if "confidence" in npz.files else None
+        kp = _npz_numbers(npz, path, "keypoints")
+        conf = _npz_numbers(npz, path, "confidence") if "confidence" in npz.files else None
     n = len(file_ids)
     if kp.shape != (n, NUM_JOINTS, 2):
         raise ItopFormatError(f"{path}: key 'keypoints' has shape {kp.shape}, expected ({n}, {NUM_JOINTS}, 2)")
@@ -236,6 +275,12 @@ def read_pose2d(path: str | Path, ids: np.ndarray) -> Pose2D:
     uv = kp[order]
     uv[~np.isfinite(uv).all(-1)] = np.nan
     return Pose2D(uv, np.clip(conf[order], 0.0, 1.0))
+
+
+def _npz_numbers(npz: np.lib.npyio.NpzFile, path: Path, key: str) -> np.ndarray:
+    arr = npz[key]
+    _require_numbers(path, key, arr.dtype)
+    return arr.astype(np.float64)
 
 
 def _encode_ids(ids: np.ndarray) -> np.ndarray:
