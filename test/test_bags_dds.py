@@ -120,3 +120,23 @@ def test_play_feeds_the_live_refine_node(context, recording, tmp_path):
     assert set(live) <= set(offline)
     for stamp, msg in live.items():
         np.testing.assert_allclose(joints_from_msg(msg)[1], offline[stamp], rtol=0, atol=1e-6)
+
+
+def test_the_count_is_right_when_ctrl_c_stops_play(context, recording, monkeypatch):
+    """Ctrl-C during the second pass of --loop: the report counts every message published so far
+    (the interrupted pass's count used to be lost: 'published 0 messages' for a single pass)."""
+    import refinet_ros.bags.play as play
+    total = sum(len(v) for v in recorded_stamps(recording).values())
+    read = play.read_messages
+    served = 0
+
+    def interrupted(*args, **kwargs):
+        nonlocal served
+        for item in read(*args, **kwargs):
+            if served == total + 5:
+                raise KeyboardInterrupt
+            served += 1
+            yield item
+
+    monkeypatch.setattr(play, "read_messages", interrupted)
+    assert play_bag(recording, rate=1000.0, loop=True, context=context) == total + 5

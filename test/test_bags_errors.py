@@ -1,6 +1,9 @@
 """Bad input to the bag tools: a clear error naming the problem, and never a half-written output."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -138,3 +141,59 @@ def test_existing_output_is_not_overwritten(synth_bag, tmp_path):
     with pytest.raises(BagError, match="already exists"):
         refine_bag(synth_bag, tmp_path / "out", Pipeline(), progress=False)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has already exited."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_killed_write_leaves_nothing_behind_for_long(synth_bag, tmp_path, capsys):
+    """`bag refine` killed with SIGKILL keeps its temporary folder; the next write to the same output
+    removes it, and leaves alone a live writer's folder, other outputs' folders and foreign names."""
+    out, dead = tmp_path / "refined", _dead_pid()
+    stale = tmp_path / f".refined.{dead}.k1ll3d_x.partial"
+    keep = [tmp_path / f".refined.{os.getpid()}.running.partial",     # a live concurrent writer
+            tmp_path / f".refined2.{dead}.abc.partial",               # another output's
+            tmp_path / ".refined.abc.partial"]                         # no pid: not ours to judge
+    for folder in (stale, *keep):
+        (folder / "refined").mkdir(parents=True)
+        (folder / "refined" / "refined_0.mcap").write_bytes(b"half a bag")
+    refine_bag(synth_bag, out, Pipeline(), progress=False)
+    assert not stale.exists() and all(folder.is_dir() for folder in keep)
+    assert (out / "metadata.yaml").is_file()
+    err = capsys.readouterr().err
+    assert f"removed 1 temporary folder(s) left by killed writes of {out}: {stale.name}" in err
+
+
+def _refined_joints(out: Path) -> np.ndarray:
+    from refinet_ros.bags.bagio import open_bag, read_messages
+    from refinet_ros.message_codec import joints_from_msg
+    with open_bag(out) as reader:
+        conns = [c for c in reader.connections if c.topic == L.REFINED_TOPIC]
+        return np.concatenate([joints_from_msg(msg)[1] for _, _, msg, _ in read_messages(reader, conns, {L.REFINED_TOPIC})])
+
+
+def test_refine_cleans_nan_and_out_of_range_confidence_and_counts_it(tmp_path):
+    frames = [frame(L.EPOCH_NS + k * 33_333_333) for k in range(3)]
+    bad = frames[1][2][2].skeletons[0]
+    bad.confidence = np.array([np.nan, 1e9, -5.0] + [1.0] * 12, dtype=np.float32)
+    src = make_bag(tmp_path / "in", frames)
+    report = refine_bag(src, tmp_path / "out", Pipeline(), progress=False)
+    assert report.frames == 3 and report.repaired_confidence == 1
+    joints = _refined_joints(tmp_path / "out")
+    assert np.isfinite(joints).all() and np.allclose(joints[1], joints[0])
+
+
+def test_refine_treats_depth_outside_the_range_as_invalid(tmp_path):
+    hdr = CODEC.header(L.EPOCH_NS, L.OPTICAL_FRAME)
+    items = frame(L.EPOCH_NS)
+    depth = np.full((240, 320), 2.0, np.float32)
+    depth[:, :150] = 1e30                                   # saturated garbage on the left half
+    items[1] = (L.DEPTH_TOPIC, L.IMAGE, CODEC.depth_image(hdr, depth, "32FC1"))
+    src = make_bag(tmp_path / "in", [items])
+    refine_bag(src, tmp_path / "out", Pipeline(), progress=False, depth_range=(0.1, 10.0))
+    joints = _refined_joints(tmp_path / "out")[0]
+    assert np.isnan(joints[:7]).all() and np.nanmax(joints[..., 2]) == pytest.approx(2.0)

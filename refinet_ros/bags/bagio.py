@@ -4,12 +4,16 @@ Every failure a user can cause (not a bag, corrupt or truncated storage, a missi
 the wrong type, messages out of order) becomes a :class:`BagError` naming the bag and what is wrong.
 A bag being written lives in a hidden temporary directory next to its destination and is renamed into
 place only when complete, so an interrupted or failed run never leaves a bag that looks finished.
+The temporary directory's name holds the writer's pid, so one left by a killed run (SIGKILL skips
+the cleanup) is removed by the next write to the same destination, and a live writer's is not.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +27,8 @@ from rosbags.serde import SerdeError
 from .typestore import typestore
 
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
+#: Name ending of the hidden directory a bag is written in before it is renamed into place.
+PARTIAL_SUFFIX = ".partial"
 #: Errors rosbags (and the storage libraries under it) raise for damaged files.
 _DAMAGE = (ReaderError, SerdeError, struct.error, EOFError, ValueError, KeyError, IndexError)
 
@@ -117,7 +123,8 @@ def new_bag(out: Path, storage: str = "mcap", metadata: dict[str, str] | None = 
     if storage not in STORAGES:
         raise BagError(f"unknown storage {storage!r}; choose from {', '.join(STORAGES)}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    remove_stale_partials(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=PARTIAL_SUFFIX, dir=out.parent))
     writer = Writer(tmp / out.name, version=9, storage_plugin=STORAGES[storage])
     try:
         writer.open()
@@ -132,6 +139,34 @@ def new_bag(out: Path, storage: str = "mcap", metadata: dict[str, str] | None = 
         if writer.storage is not None:
             writer.abort()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_stale_partials(out: Path) -> list[Path]:
+    """Remove the temporary directories of earlier writes to `out` whose writer process is gone
+    (``.<name>.<pid>.<random>.partial``, as :func:`new_bag` names them); returns what was removed."""
+    pattern = re.compile(rf"\.{re.escape(out.name)}\.(\d+)\.[a-z0-9_]+{re.escape(PARTIAL_SUFFIX)}")
+    stale = [p for p in out.parent.iterdir()
+             if (m := pattern.fullmatch(p.name)) and p.is_dir() and not p.is_symlink() and not _alive(int(m[1]))]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    removed = [p for p in stale if not p.exists()]
+    if removed:
+        print(f"removed {len(removed)} temporary folder(s) left by killed writes of {out}: "
+              f"{', '.join(p.name for p in removed)}", file=sys.stderr)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` exists; another user's process counts (its folder is not ours to judge)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except (OverflowError, OSError):      # not a pid this system can have
+        return False
+    return True
 
 
 def add_connection(writer: Writer, topic: str, msgtype: str) -> Connection:

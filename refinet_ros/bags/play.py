@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from .bagio import BagError, open_bag, read_messages
 
@@ -30,11 +30,12 @@ def _wait_for_subscribers(publishers: Sequence[Any], timeout_s: float) -> None:
         time.sleep(0.05)
 
 
-def _play_once(reader: Any, conns: list, publishers: dict, clock: Any, rate: float) -> int:
-    """One pass over the bag at the recorded spacing / rate; /clock (if given) leads each message."""
+def _play_once(reader: Any, conns: list, publishers: dict, clock: Any, rate: float) -> Iterator[None]:
+    """One pass over the bag at the recorded spacing / rate; /clock (if given) leads each message.
+    Yields once per message published, so the caller's count is right when Ctrl-C ends a pass."""
     from builtin_interfaces.msg import Time
     from rosgraph_msgs.msg import Clock
-    wall0, bag0, sent = time.monotonic(), None, 0
+    wall0, bag0 = time.monotonic(), None
     for conn, log_ns, _, raw in read_messages(reader, conns, ()):
         bag0 = log_ns if bag0 is None else bag0
         delay = wall0 + (log_ns - bag0) / 1e9 / rate - time.monotonic()
@@ -43,14 +44,14 @@ def _play_once(reader: Any, conns: list, publishers: dict, clock: Any, rate: flo
         if clock is not None:
             clock.publish(Clock(clock=Time(sec=log_ns // 1_000_000_000, nanosec=log_ns % 1_000_000_000)))
         publishers[conn.id].publish(bytes(raw))
-        sent += 1
-    return sent
+        yield
 
 
 def play_bag(path: Path, rate: float = 1.0, loop: bool = False, clock: bool = False,
              topics: Sequence[str] | None = None, wait_for_subscribers: float = 0.0,
              context: Any = None) -> int:
-    """Publish the bag (once, or until interrupted with `loop`); returns the number of messages sent.
+    """Publish the bag (once, or until interrupted with `loop`); returns the number of messages sent,
+    also when Ctrl-C stops it.
 
     `context` is an initialised rclpy Context to publish in; by default a new one is made and shut down."""
     import rclpy
@@ -73,9 +74,11 @@ def play_bag(path: Path, rate: float = 1.0, loop: bool = False, clock: bool = Fa
             pubs = {c.id: node.create_publisher(_message_class(c.msgtype), c.topic, qos) for c in conns}
             clock_pub = node.create_publisher(Clock, "/clock", qos) if clock else None
             _wait_for_subscribers(list(pubs.values()), wait_for_subscribers)
-            sent += _play_once(reader, conns, pubs, clock_pub, rate)
-            while loop:
-                sent += _play_once(reader, conns, pubs, clock_pub, rate)
+            while True:
+                for _ in _play_once(reader, conns, pubs, clock_pub, rate):
+                    sent += 1
+                if not loop:
+                    break
     except KeyboardInterrupt:
         pass
     finally:

@@ -16,9 +16,11 @@ import numpy as np
 from tqdm import tqdm
 
 from ..core.camera import PinholeCamera
+from ..core.depth import limit_range
 from ..core.joints import NUM_JOINTS
 from ..core.layouts import KeypointLayout, get_layout
 from ..core.pipeline import Pipeline, stages_label
+from ..core.pose_input import clean_keypoints
 from ..message_codec import KeypointCountError, camera_from_info, depth_from_image, keypoints_from_msg, stamp_ns
 from . import layout as L
 from .bagio import (BagError, add_connection, copy_connection, custom_data, new_bag, open_bag, read_messages,
@@ -37,6 +39,7 @@ class RefineReport:
     skeletons: int = 0
     unmatched_depth: int = 0
     unmatched_pose2d: int = 0
+    repaired_confidence: int = 0    # skeletons whose confidence was NaN/inf or outside [0, 1] (cleaned)
     seconds: float = 0.0
 
     @property
@@ -84,9 +87,10 @@ class _Batcher:
     """Collects paired frames and refines them in batches of one camera (the keypoint layout is mapped
     per batch too: per message it would cost more than the baseline lifting)."""
 
-    def __init__(self, pipeline: Pipeline, keypoints: KeypointLayout, batch_size: int,
+    def __init__(self, pipeline: Pipeline, keypoints: KeypointLayout, batch_size: int, depth_range: tuple[float, float],
                  emit: Callable[[int, Any], None]) -> None:
         self.pipeline, self.keypoints, self.batch_size, self.emit = pipeline, keypoints, batch_size, emit
+        self.depth_range = depth_range
         self.frames: list[_Frame] = []
         self.camera: PinholeCamera | None = None
 
@@ -109,7 +113,7 @@ class _Batcher:
         counts = [len(f.body_ids) for f in self.frames]
         joints, conf = np.empty((0, NUM_JOINTS, 3)), np.empty((0, NUM_JOINTS))
         if sum(counts):
-            depth = np.stack([depth_from_image(f.image) for f in self.frames])
+            depth = limit_range(np.stack([depth_from_image(f.image) for f in self.frames]), *self.depth_range)
             uv, confidence = self.keypoints.to_itop(np.concatenate([f.uv for f in self.frames]),
                                                     np.concatenate([f.confidence for f in self.frames]))
             if any(c != 1 for c in counts):      # one row per person
@@ -122,12 +126,16 @@ class _Batcher:
         self.frames = []
 
 
-def _keypoints(msg: Any, keypoints: KeypointLayout, src: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Body ids, pixels and confidence of a Skeleton2DArray, checked against the keypoint layout."""
+def _keypoints(msg: Any, keypoints: KeypointLayout, src: Path,
+               report: RefineReport) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Body ids, pixels and cleaned confidence of a Skeleton2DArray, checked against the keypoint layout."""
     try:
-        return keypoints_from_msg(msg, keypoints)
+        ids, uv, conf = keypoints_from_msg(msg, keypoints)
     except KeypointCountError as exc:
         raise BagError(f"{src}: {L.POSE2D_TOPIC}: {exc} (see --keypoint-layout)") from exc
+    uv, conf, repaired = clean_keypoints(uv, conf)
+    report.repaired_confidence += repaired
+    return ids, uv, conf
 
 
 class _OrderedOutput:
@@ -148,8 +156,10 @@ class _OrderedOutput:
 
 
 def refine_bag(src: Path, dst: Path, pipeline: Pipeline, keypoint_layout: str = "itop15",
-               batch_size: int = DEFAULT_BATCH, storage: str = "mcap", progress: bool = True) -> RefineReport:
-    """Write `dst` = `src` + /refinet/skeletons (replacing any already there)."""
+               batch_size: int = DEFAULT_BATCH, storage: str = "mcap", progress: bool = True,
+               depth_range: tuple[float, float] = (0.0, np.inf)) -> RefineReport:
+    """Write `dst` = `src` + /refinet/skeletons (replacing any already there). Depth outside
+    `depth_range` (metres) is invalid, as in the node (min_range / max_range)."""
     keypoints = get_layout(keypoint_layout)
     report, pairer, started = RefineReport(), _Pairer(), time.perf_counter()
     label = stages_label(pipeline.names)
@@ -164,7 +174,7 @@ def refine_bag(src: Path, dst: Path, pipeline: Pipeline, keypoint_layout: str = 
                 report.frames += 1
                 report.skeletons += len(msg.skeletons)
 
-            batcher = _Batcher(pipeline, keypoints, batch_size, emit)
+            batcher = _Batcher(pipeline, keypoints, batch_size, depth_range, emit)
             bar = tqdm(total=inputs[L.DEPTH_TOPIC].msgcount, desc=f"bag refine {label}", unit="frame",
                        disable=not progress)
             kept = [c for c in reader.connections if c.id in copies]
@@ -175,7 +185,7 @@ def refine_bag(src: Path, dst: Path, pipeline: Pipeline, keypoint_layout: str = 
                 if conn.topic not in (L.DEPTH_TOPIC, L.POSE2D_TOPIC):
                     continue
                 bar.update(conn.topic == L.DEPTH_TOPIC)
-                item = msg if conn.topic == L.DEPTH_TOPIC else _keypoints(msg, keypoints, src)
+                item = msg if conn.topic == L.DEPTH_TOPIC else _keypoints(msg, keypoints, src, report)
                 pair = pairer.add(conn.topic, stamp_ns(msg.header.stamp), log_ns, item)
                 if pair:
                     paired_ns, image, (ids, uv, conf) = pair

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..bags import layout as L
 from ..bags.bagio import STORAGES, custom_data
+from ..config_file import read_node_parameters
 from ..core.layouts import LAYOUTS
 from ..core.metrics import format_table
 from ..core.pipeline import parse_stages, stages_label
@@ -72,6 +73,11 @@ def _refine(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--view", choices=VIEWS, help="which weights; default: the view recorded in IN")
     p.add_argument("--keypoint-layout", choices=tuple(LAYOUTS), default="itop15", help="layout of /pose2d")
     p.add_argument("--batch-size", type=int, default=64)
+    limits = read_node_parameters()
+    p.add_argument("--min-range", type=float, default=limits["min_range"],
+                   help="m: nearer depth readings are invalid (default: the node's min_range, %(default)s)")
+    p.add_argument("--max-range", type=float, default=limits["max_range"],
+                   help="m: farther depth readings are invalid (default: the node's max_range, %(default)s)")
     _output(p, depth=False)
     p.set_defaults(handler=run_refine)
 
@@ -123,14 +129,19 @@ def run_refine(args: argparse.Namespace) -> int:
     view = args.view or custom_data(args.src).get(L.META_VIEW)
     if stages and view not in VIEWS:
         raise BagError(f"{args.src}: no view in the bag's metadata; pass --view side|top")
+    if not 0 <= args.min_range < args.max_range < float("inf"):
+        raise ValueError(f"need 0 <= --min-range < --max-range, both finite (got {args.min_range}, {args.max_range})")
     pipeline = build_pipeline(stages, view, (), args.int8)
     report = refine_bag(args.src, args.out, pipeline, args.keypoint_layout, args.batch_size, args.storage,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, depth_range=(args.min_range, args.max_range))
     print(f"wrote {args.out}: {report.frames} frames, {report.skeletons} skeletons refined with "
           f"{stages_label(stages)} in {report.seconds:.1f} s ({report.fps:.0f} frames/s)")
     if report.unmatched_depth or report.unmatched_pose2d:
         print(f"note: {report.unmatched_depth} depth frame(s) without a 2D pose and {report.unmatched_pose2d} "
               "2D pose(s) without a depth frame (matched by header stamp) were not refined")
+    if report.repaired_confidence:
+        print(f"note: {report.repaired_confidence} skeleton(s) had NaN/inf or out-of-range 2D confidence "
+              "(cleaned: NaN -> 0, clipped to [0, 1])")
     return 0
 
 

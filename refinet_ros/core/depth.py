@@ -32,6 +32,16 @@ def decode_depth(raw: np.ndarray, encoding: str) -> np.ndarray:
     raise DepthEncodingError(f"unsupported depth encoding {encoding!r}; expected one of {SUPPORTED_ENCODINGS}")
 
 
+def limit_range(depth_m: np.ndarray, min_m: float, max_m: float) -> np.ndarray:
+    """Readings outside [min_m, max_m] become NaN, like any other invalid pixel.
+
+    A sensor's saturated or garbage values (65535 mm, 1e30 m) are finite: without this bound they
+    would be lifted to joints tens of metres (or 1e30 m) away. Works in place on a float array."""
+    with np.errstate(invalid="ignore"):
+        depth_m[(depth_m < min_m) | (depth_m > max_m)] = np.nan
+    return depth_m
+
+
 def encode_depth(depth_m: np.ndarray, encoding: str) -> np.ndarray:
     """Inverse of decode_depth: metres with NaN -> the raw REP-118 buffer."""
     depth_m = np.asarray(depth_m, dtype=np.float32)

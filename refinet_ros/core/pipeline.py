@@ -62,7 +62,19 @@ class Pipeline:
         if depth_m.shape[1:] != (camera.height, camera.width):
             raise ValueError(f"depth is {depth_m.shape[2]}x{depth_m.shape[1]} but the camera is "
                              f"{camera.width}x{camera.height}")
+        _check_inputs(depth_m, confidence)
         state = self.initial_state(depth_m, uv, confidence, camera)
         for stage in self.stages:
             state = stage(state, depth_m, camera)
         return state
+
+
+def _check_inputs(depth_m: np.ndarray, confidence: np.ndarray) -> None:
+    """What the stages cannot take: one NaN confidence makes B's output NaN for the whole skeleton,
+    and an infinite depth is lifted to an infinite joint (clean them with core.pose_input and
+    core.depth first)."""
+    conf = np.asarray(confidence)
+    if conf.size and not (np.isfinite(conf).all() and conf.min() >= 0 and conf.max() <= 1):
+        raise ValueError("confidence must be finite and in [0, 1] (see core.pose_input.clean_keypoints)")
+    if np.isinf(depth_m).any():
+        raise ValueError("depth holds inf; invalid readings must be NaN (see core.depth)")
