@@ -53,6 +53,7 @@ def _spin_until(context, nodes, done, timeout=10.0):
 
 
 def test_publisher_sends_measurements_and_marker_over_dds():
+    """Only the listener is spun: the publisher works on a thread of its own, never on the executor."""
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=DOMAIN_ID)
@@ -65,9 +66,10 @@ def test_publisher_sends_measurements_and_marker_over_dds():
         listener.create_subscription(BodyMeasurements, "refinet/body_measurements", got.append, qos)
         listener.create_subscription(MarkerArray, "refinet/markers", marks.append, qos)
         pub = MeasurementPublisher(node, rate_hz=20.0, window=5, min_frames=3)
+        assert not list(node.timers)
         for i in range(6):
             pub.update("alice", t_pose(), TimeMsg(sec=i), "cam")
-        _spin_until(context, [node, listener], lambda: got and marks)
+        _spin_until(context, [listener], lambda: got and marks)
         assert got, "no BodyMeasurements received"
         msg = got[-1]
         assert msg.body_id == "alice" and msg.n_frames == 5 and msg.header.stamp.sec == 5
@@ -75,8 +77,31 @@ def test_publisher_sends_measurements_and_marker_over_dds():
         assert marks and marks[-1].markers[0].text.startswith("chain height 1.62 m")
         pub.update("bob", t_pose(), TimeMsg(sec=20), "cam")   # alice unseen for 15 s: forgotten
         got.clear()
-        _spin_until(context, [node, listener], lambda: len(got) >= 2)
+        _spin_until(context, [listener], lambda: len(got) >= 2)
         assert {m.body_id for m in got} == {"bob"}
+        pub.close()
+        assert not pub._thread.is_alive()
+    finally:
+        rclpy.shutdown(context=context)
+
+
+def test_churning_ids_keep_the_table_and_a_publish_bounded():
+    """6,000 ids within the forget time: the table is capped (longest unseen dropped first)."""
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=DOMAIN_ID)
+    try:
+        node = rclpy.create_node("refine_node_churn", namespace=NAMESPACE, context=context)
+        pub = MeasurementPublisher(node, rate_hz=0.01, max_bodies=64)
+        for i in range(6000):
+            pub.update(f"id{i}", t_pose(), TimeMsg(sec=1, nanosec=i), "cam")
+        assert pub.tracked == 64
+        started = time.perf_counter()
+        pub.publish()
+        assert time.perf_counter() - started < 2.0
+        pub.update("id5990", t_pose(), TimeMsg(sec=2), "cam")    # seen again: kept; the oldest goes
+        pub.update("new", t_pose(), TimeMsg(sec=2), "cam")
+        assert pub.tracked == 64 and "id5936" not in pub._bodies and "id5990" in pub._bodies
+        pub.close()
     finally:
         rclpy.shutdown(context=context)
 

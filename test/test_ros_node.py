@@ -16,7 +16,7 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 from rcl_interfaces.msg import Log  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
@@ -197,7 +197,7 @@ def test_refinement_stages_from_config_match_the_offline_pipeline(driver, seq, t
     from refinet_ros.core.models.common import save_weights
     from refinet_ros.core.stages import build_stages
     for name, model in MODELS.items():               # untrained weights: the numbers, not their quality
-        save_weights(tmp_path / f"side_{name}.pt", name, model())
+        save_weights(tmp_path / f"side_{name}.pt", name, model(), preset=0)
     d = driver(stages="A,B,C", weights_dir=str(tmp_path))
     assert d.node.pipeline.names == ("A", "B", "C")
     _check_same_as_offline(d, seq, Pipeline(build_stages("A,B,C", "side", tmp_path)))
@@ -306,7 +306,7 @@ BAD_INPUTS = {
 
 
 def _assert_skipped_warned_and_alive(d: Driver, seq, reason: str) -> None:
-    assert d.node.stats.published == 0 or reason == "time_jump"
+    assert d.node.stats.published == 0
     assert d.spin_until(lambda: any(SKIP_REASONS[reason] in w for w in d.warnings)), d.warnings
     assert sum(SKIP_REASONS[reason] in w for w in d.warnings) == 1, "warnings must be throttled"
 
@@ -332,14 +332,171 @@ def test_bad_input_is_skipped_counted_and_warned_once(driver, seq, case):
 
 def test_time_jump_back_resets_the_synchroniser(driver, seq):
     """A looping bag: the queues still hold messages from the end of the last loop. Their stamps are
-    the newest, so without a reset the bound would evict every new message instead of them."""
+    the newest, so without a reset the bound would evict every new message instead of them. The
+    reset is counted as a reset, not as a skipped frame: the frame is processed."""
     d = driver(sync_queue_size=3)
     d.send_until(good_frame(seq), lambda: len(d.skeletons) >= 2)
-    d.send_until(lambda: (None, None, pose_msg(seq, 0)), lambda: len(d.node._sync.queues[1]) >= 3)
+    d.send_until(lambda: (None, None, pose_msg(seq, 0)), lambda: len(d.node._pairing._exact.queues[1]) >= 3)
     early = itertools.count(10)                       # stamps 1 s, 1.1 s, ... far before 1000 s
-    d.send_until(good_frame(seq), lambda: d.node.stats.skipped["time_jump"] >= 1 and d.answered() is not None,
+    d.send_until(good_frame(seq), lambda: d.node.stats.sync_resets >= 1 and d.answered() is not None,
                  stamp=lambda: next(early) * 100_000_000)     # frames after the jump pair again
-    _assert_skipped_warned_and_alive(d, seq, "time_jump")
+    assert sum(d.node.stats.skipped.values()) == 0
+    assert d.spin_until(lambda: any("time jumped backwards" in w for w in d.warnings))
+    assert d.spin_until(lambda: float(diag_values(d).get("sync_resets", 0)) >= 1)
+
+
+# --- wrong output that must not happen (hardening) ------------------------------------------------------
+def diag_status(d: Driver):
+    for msg in reversed(d.diagnostics):
+        for status in msg.status:
+            if status.hardware_id == d.node.get_fully_qualified_name():
+                return status
+    return None
+
+
+def diag_values(d: Driver) -> dict[str, str]:
+    status = diag_status(d)
+    return {kv.key: kv.value for kv in status.values} if status else {}
+
+
+def _pose_with_confidence(seq, i: int, values: dict[int, float]):
+    pose = pose_msg(seq, i)
+    conf = np.array(pose.skeletons[0].confidence, dtype=np.float32)
+    for j, v in values.items():
+        conf[j] = v
+    pose.skeletons[0].confidence = conf.tolist()
+    return pose
+
+
+@pytest.mark.parametrize("values", [{3: 1e9}, {3: -5.0}, {3: float("nan")}, {0: float("inf"), 5: float("nan")}])
+def test_confidence_out_of_range_or_nan_is_cleaned_counted_and_warned(driver, seq, values):
+    d = driver()
+    d.send_until(lambda: (depth_msg(seq, 1), info_msg(seq), _pose_with_confidence(seq, 1, values)),
+                 lambda: d.answered() is not None)
+    conf = np.array(seq.confidence[1], dtype=np.float32)[None]
+    for j, v in values.items():
+        conf[0, j] = v
+    conf = np.clip(np.nan_to_num(conf, nan=0, posinf=0, neginf=0), 0, 1)
+    depth = decode_depth(encode_depth(seq.depth_m[1], "16UC1"), "16UC1")
+    want = Pipeline().run(depth[None], seq.keypoints[1][None].astype(np.float32), conf, seq.camera).joints
+    got = joints_from_msg(d.answered())[1]
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert np.isfinite(got).all(-1).sum() >= 12 and np.nanmax(np.abs(got)) < 10
+    assert d.spin_until(lambda: float(diag_values(d).get("repaired_confidence", 0)) >= 1)
+    assert d.spin_until(lambda: any("input repaired: 2D confidence" in w for w in d.warnings))
+
+
+@pytest.mark.parametrize("encoding, far", [("32FC1", 1e30), ("16UC1", 65535)])
+def test_out_of_range_depth_is_invalid_not_a_far_joint(driver, seq, encoding, far):
+    d = driver()
+    raw = encode_depth(seq.depth_m[1], encoding)
+    body = np.isfinite(seq.depth_m[1]) & (seq.depth_m[1] < 3.2)
+    raw[body & (np.arange(raw.shape[1])[None] < 160)] = far       # the left half of the person saturates
+    d.send_until(lambda: (array_to_image(raw, encoding), info_msg(seq), pose_msg(seq, 1)),
+                 lambda: d.answered() is not None)
+    joints = joints_from_msg(d.answered())[1]
+    assert np.isfinite(joints).any() and np.nanmax(joints[..., 2]) <= d.node.config.max_range
+    assert np.isnan(joints).any(), "joints on the saturated half are missing"
+    raw[:] = far                                                   # nothing in range at all
+    d.send_until(lambda: (array_to_image(raw, encoding), info_msg(seq), pose_msg(seq, 1)),
+                 lambda: d.node.stats.skipped["invalid_depth"] >= 1)
+
+
+def test_lens_distortion_is_warned_with_its_model(driver, seq):
+    d = driver()
+    info = info_msg(seq)
+    info.distortion_model = "rational_polynomial"
+    info.d = [0.1, -0.05, 0.0, 0.0, 0.01, 0.0, 0.0, 0.0]
+    d.send_until(lambda: (depth_msg(seq, 0), info, pose_msg(seq, 0)), lambda: d.answered() is not None)
+    assert d.spin_until(lambda: any("rational_polynomial" in w and "rectified" in w for w in d.warnings))
+    assert sum("lens distortion" in w for w in d.warnings) == 1
+
+
+def test_high_rate_with_lost_depth_frames_pairs_each_pose_with_its_own_image(driver, seq):
+    """60 Hz stamps, every 20th depth image lost, each pose after its image, a generous 20 ms slop."""
+    d = driver(sync_slop=0.02)
+    base = d.next_stamp()
+    for i in range(60):
+        stamp = base + round(i * 1e9 / 60)
+        pose = pose_msg(seq, 0, ids=(f"f{i}",))
+        d.send(None if i % 20 == 7 else depth_msg(seq, 0), info_msg(seq), pose, stamp)
+        d.spin_until(lambda: stamp in d.skeletons, 0.3)
+    assert len(d.skeletons) >= 40
+    for stamp, msg in d.skeletons.items():
+        assert msg.skeletons[0].body_id == f"f{round((stamp - base) * 60 / 1e9)}"
+
+
+def test_slop_above_half_the_period_is_warned_when_stamps_differ(driver, seq):
+    d = driver(sync_slop=0.02, diagnostics_period=0.5)
+    for i in range(40):
+        stamp = 5_000_000_000_000 + round(i * 1e9 / 60)     # 60 Hz stamps
+        d.send(depth_msg(seq, 0), info_msg(seq), None, stamp)
+        d.send(None, None, pose_msg(seq, 0), stamp + 3_000_000)  # a detector stamping 3 ms later
+        d.spin_until(lambda: False, 0.03)
+    assert d.spin_until(lambda: any("sync_slop" in w for w in d.warnings), 5.0), d.warnings
+    assert d.spin_until(lambda: "sync_slop" in diag_status(d).message)
+
+
+def test_duplicate_and_colliding_ids_get_unique_frames_markers_and_ids(driver, seq):
+    d = driver(publish_measurements=True, measurement_rate=5.0)
+    got: list[BodyMeasurements] = []
+    d.driver.create_subscription(BodyMeasurements, d.node.config.measurements_topic, got.append, RELIABLE)
+    ids = ("bob", "bob", "a/b", "a b")
+    d.send_until(lambda: (depth_msg(seq, 1), info_msg(seq), pose_msg(seq, 1, ids, shift_px=20.0)),
+                 lambda: bool(d.skeletons) and bool(d.tf) and bool(d.markers) and len({m.body_id for m in got}) >= 4)
+    out = next(iter(d.skeletons.values()))
+    assert [sk.body_id for sk in out.skeletons] == ["bob", "bob_2", "a/b", "a b"]
+    msg = d.tf[0]
+    roots = [t.child_frame_id for t in msg.transforms if t.child_frame_id.startswith("body_")]
+    assert sorted(roots) == ["body_a_b", "body_a_b_2", "body_bob", "body_bob_2"]
+    assert len({t.child_frame_id for t in msg.transforms}) == len(msg.transforms)
+    assert len({(m.ns, m.id) for m in d.markers[0].markers}) == 8
+    assert {m.body_id for m in got} == {"bob", "bob_2", "a_b", "a_b_2"}
+    assert d.spin_until(lambda: float(diag_values(d).get("repaired_duplicate_id", 0)) >= 1)
+    assert any("made unique" in w for w in d.warnings)
+
+
+def test_max_bodies_refines_the_most_confident_and_counts_the_rest(driver, seq):
+    d = driver(max_bodies=2)
+    pose = pose_msg(seq, 1, ("a", "b", "c", "d", "e"), shift_px=10.0)
+    for sk, c in zip(pose.skeletons, (0.2, 0.9, 0.3, 0.8, 0.1)):
+        sk.confidence = [c] * 15
+    d.send_until(lambda: (depth_msg(seq, 1), info_msg(seq), pose), lambda: d.answered() is not None)
+    assert [sk.body_id for sk in d.answered().skeletons] == ["b", "d"]
+    assert d.spin_until(lambda: float(diag_values(d).get("repaired_max_bodies", 0)) >= 3)
+
+
+def test_zero_stamps_are_skipped_and_a_repeated_stamp_is_published_once(driver, seq):
+    d = driver()
+    d.send_until(good_frame(seq), lambda: d.node.stats.skipped["zero_stamp"] >= 2, stamp=lambda: 0)
+    assert not d.skeletons
+    stamp = d.next_stamp()
+    d.send_until(good_frame(seq), lambda: d.node.stats.skipped["repeated_stamp"] >= 2, stamp=lambda: stamp)
+    assert list(d.skeletons) == [stamp] and d.node.stats.published == 1
+    assert any("stamp is zero" in w for w in d.warnings)
+
+
+def test_lost_input_turns_diagnostics_warn(driver, seq):
+    """Frames dropped on the way (as best-effort QoS drops large images) show as gaps in the stamps."""
+    d = driver(diagnostics_period=0.3)
+    base = d.next_stamp()
+    for i in range(40):
+        if i % 3 != 1:                                     # a third of a 30 Hz stream never arrives
+            d.send(depth_msg(seq, 0), info_msg(seq), pose_msg(seq, 0), base + round(i * 1e9 / 30))
+        d.spin_until(lambda: False, 0.02)
+    assert d.spin_until(lambda: float(diag_values(d).get("depth_lost", 0)) >= 8)
+    assert d.spin_until(lambda: diag_status(d).level == DiagnosticStatus.WARN and "lost" in diag_status(d).message)
+
+
+def test_no_input_is_an_error_and_an_incompatible_publisher_is_reported(driver, seq):
+    d = driver(qos_reliability="reliable", diagnostics_period=0.2, input_timeout=0.5)
+    assert d.spin_until(lambda: diag_status(d) is not None and diag_status(d).level == DiagnosticStatus.ERROR)
+    assert "no depth received" in diag_status(d).message
+    best_effort = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
+    d.driver.create_publisher(Image, d.node.config.depth_topic, best_effort)
+    assert d.spin_until(lambda: any("incompatible" in w for w in d.warnings))
+    assert d.spin_until(lambda: "incompatible QoS" in diag_status(d).message)
+    assert diag_status(d).level == DiagnosticStatus.ERROR
 
 
 # --- the in-process demo graph (player -> refine_node -> evaluator) ------------------------------------------

@@ -20,7 +20,11 @@ from refinet_ros.core.pose import PoseState  # noqa: E402
 from refinet_ros.ros import config as cfg  # noqa: E402
 from refinet_ros.ros.compat import sync as sync_seam  # noqa: E402
 from refinet_ros.ros.compat.image import ImageConversionError, array_to_image, image_to_array  # noqa: E402
-from refinet_ros.ros.diagnostics import FrameStats, ThrottledWarner  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
+
+from refinet_ros.ros.diagnostics import FrameStats, HealthLimits, ThrottledWarner, assess  # noqa: E402
+from refinet_ros.ros.input_monitor import InputMonitor  # noqa: E402
+from refinet_ros.ros.pairing import ExactFirstPairing  # noqa: E402
 from refinet_ros.ros.markers import skeleton_markers  # noqa: E402
 from refinet_ros.ros.tf_frames import skeleton_transforms  # noqa: E402
 from refinet_ros.ros.worker import LatestWorker  # noqa: E402
@@ -92,6 +96,104 @@ def test_reset_forgets_queued_messages():
     sync_seam.reset_synchronizer(ts)
     b.signalMessage(_Stamped(5.0, "b5"))
     assert out == [] and len(ts.queues[1]) == 1
+
+
+def test_time_sync_pairs_identical_stamps_only():
+    a, b = sync_seam.SimpleFilter(), sync_seam.SimpleFilter()
+    ts = sync_seam.TimeSynchronizer([a, b], 3)
+    out = []
+    ts.registerCallback(lambda x, y: out.append((x.tag, y.tag)))
+    a.signalMessage(_Stamped(1.0, "a1"))
+    b.signalMessage(_Stamped(1.001, "near"))
+    b.signalMessage(_Stamped(1.0, "b1"))
+    assert out == [("a1", "b1")] and len(ts.queues[1]) == 1
+
+
+# --- exact-first pairing ----------------------------------------------------------------------------
+def _pairing(slop=0.02, queue_size=10):
+    out = []
+    return ExactFirstPairing(queue_size, slop, lambda d, p: out.append((d.tag, p.tag))), out
+
+
+def test_pairing_shared_stamps_never_pair_neighbours_after_a_lost_depth_frame():
+    """60 Hz, one depth frame in 20 lost, each pose arriving after its depth image: message_filters'
+    approximate matching alone would pair every later depth image with the previous frame's pose."""
+    pairing, out = _pairing(slop=0.02)
+    for i in range(114):
+        t = i / 60
+        if i % 20 != 7:
+            pairing.add_depth(_Stamped(t, f"{i}"))
+        pairing.add_pose(_Stamped(t, f"{i}"))
+    assert pairing.exact_mode
+    assert len(out) == 114 - 6 and all(d == p for d, p in out)
+
+
+def test_pairing_without_shared_stamps_is_message_filters_approximate_matching():
+    pairing, out = _pairing(slop=0.005)
+    for i in range(30):
+        pairing.add_depth(_Stamped(i / 30, f"d{i}"))
+        pairing.add_pose(_Stamped(i / 30 + 0.002, f"p{i}"))     # a detector stamping 2 ms later
+    assert not pairing.exact_mode
+    assert out == [(f"d{i}", f"p{i}") for i in range(30)]
+
+
+def test_pairing_falls_back_to_approximate_when_stamps_stop_being_shared():
+    pairing, out = _pairing(slop=0.005, queue_size=3)
+    for i in range(5):
+        pairing.add_depth(_Stamped(i / 30, f"d{i}"))
+        pairing.add_pose(_Stamped(i / 30, f"p{i}"))
+    for i in range(5, 12):
+        pairing.add_depth(_Stamped(i / 30, f"d{i}"))
+        pairing.add_pose(_Stamped(i / 30 + 0.002, f"p{i}"))
+    assert not pairing.exact_mode
+    assert out[:5] == [(f"d{i}", f"p{i}") for i in range(5)] and out[-1] == ("d11", "p11")
+
+
+# --- input monitor -----------------------------------------------------------------------------------
+def test_monitor_infers_lost_frames_from_stamp_gaps():
+    monitor = InputMonitor()
+    received = [i for i in range(300) if i % 3 != 1]           # a third of a 30 Hz stream lost
+    for k, i in enumerate(received):
+        monitor.add(round(i * 1e9 / 30), float(k))
+    assert monitor.period_s == pytest.approx(1 / 30, rel=1e-6)
+    assert 95 <= monitor.lost <= 100 and monitor.count == len(received)   # the first gaps set the period
+
+
+def test_monitor_treats_a_long_gap_as_a_pause_and_a_jump_back_as_no_loss():
+    monitor = InputMonitor()
+    for i in range(10):
+        monitor.add(i * 100_000_000, 0.0)
+    monitor.add(100 * 1_000_000_000, 0.0)      # 90 s of silence
+    monitor.add(99 * 1_000_000_000, 1.0)       # one stray stamp 1 s back...
+    monitor.add(100 * 1_000_000_000 + 100_000_000, 2.0)   # ...and on: 20 periods forward, no loss
+    monitor.add(100 * 1_000_000_000 + 300_000_000, 3.0)   # one frame lost
+    assert monitor.lost == 1 and monitor.age_s(7.0) == 4.0
+    assert np.isnan(InputMonitor().age_s(1.0))
+
+
+def _healthy(**changes):
+    snap = {"frames_skipped": 0, "input_rate_hz": 30.0, "output_rate_hz": 30.0, "pose_rate_hz": 30.0,
+            "depth_age_s": 0.01, "pose_age_s": 0.01, "camera_info_age_s": 0.01, "depth_incompatible_qos": 0,
+            "pose_incompatible_qos": 0, "camera_info_incompatible_qos": 0, "depth_lost": 0, "pose_lost": 0,
+            "depth_unpaired": 0, "pose_unpaired": 0, "depth_period_ms": 33.3, "sync_exact": 1}
+    return {**snap, **changes}
+
+
+@pytest.mark.parametrize("changes, level, words", [
+    ({}, DiagnosticStatus.OK, "ok"),
+    ({"depth_age_s": float("nan")}, DiagnosticStatus.ERROR, "no depth received"),
+    ({"camera_info_age_s": 9.0}, DiagnosticStatus.ERROR, "no camera_info received for 9.0 s"),
+    ({"pose_age_s": 9.0}, DiagnosticStatus.WARN, "no pose received"),
+    ({"depth_incompatible_qos": 1, "depth_age_s": float("nan")}, DiagnosticStatus.ERROR, "incompatible QoS"),
+    ({"depth_lost": 20}, DiagnosticStatus.WARN, "20 depth message(s) lost"),
+    ({"output_rate_hz": 10.0}, DiagnosticStatus.WARN, "output 10.0 Hz for 30.0 Hz"),
+    ({"frames_skipped": 3}, DiagnosticStatus.WARN, "3 frame(s) skipped"),
+    ({"pose_unpaired": 5}, DiagnosticStatus.WARN, "5 pose message(s) found no depth"),
+    ({"sync_exact": 0}, DiagnosticStatus.WARN, "sync_slop 0.02 s >= half"),
+])
+def test_assess_levels(changes, level, words):
+    got, problems = assess(_healthy(**changes), _healthy(), HealthLimits(input_timeout_s=2.0, sync_slop_s=0.02))
+    assert got == level and words in ("; ".join(problems) or "ok")
 
 
 # --- the refiner's one-slot mailbox ---------------------------------------------------------------
@@ -268,3 +370,15 @@ def test_main_exits_2_on_a_bad_parameter(capsys, monkeypatch):
     monkeypatch.setenv("ROS_DOMAIN_ID", str(DOMAIN_ID))
     assert main(["refine_node", "--ros-args", "-p", "view:=front"]) == 2
     assert "configuration error: parameter view='front'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [b"not a model", b"\x80\x04\x95" + b"\x00" * 20, b""])
+def test_an_unusable_measurement_model_is_a_clean_configuration_error(capsys, monkeypatch, tmp_path, content):
+    from refinet_ros.ros.refine_node import main
+    model = tmp_path / "stature.npz"
+    model.write_bytes(content)
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(DOMAIN_ID))
+    assert main(["refine_node", "--ros-args", "-p", "publish_measurements:=true", "-p",
+                 f"measurement_model:={model}", "-p", "stages:=none"]) == 2
+    err = capsys.readouterr().err
+    assert "configuration error: parameter measurement_model=" in err and "Traceback" not in err

@@ -12,26 +12,22 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.node import Node
 
+from ..config_file import DEFAULT_CONFIG, NODE_NAME, ConfigError, node_section, read_node_parameters
 from ..core.layouts import LAYOUTS
 from ..core.pipeline import parse_stages
 
-#: The shipped configuration (a copy of config/refinet.yaml inside the Python package).
-DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "data" / "refinet.yaml"
-NODE_NAME = "refine_node"
+__all__ = ["DEFAULT_CONFIG", "NODE_NAME", "ConfigError", "NodeConfig", "declare_and_read", "load_defaults",
+           "node_section", "validate"]
+
 VIEWS = ("side", "top")
 RELIABILITIES = ("best_effort", "reliable")
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
 #: Parameters are read once, so `ros2 param set` is refused rather than silently having no effect.
 _READ_ONLY = ParameterDescriptor(read_only=True)
-
-
-class ConfigError(ValueError):
-    """A parameter value the node cannot run with."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +41,9 @@ class NodeConfig:
     int8: bool
     torch_threads: int
     depth_window: int
+    min_range: float
+    max_range: float
+    max_bodies: int
     keypoint_layout: str
     depth_topic: str
     camera_info_topic: str
@@ -52,6 +51,7 @@ class NodeConfig:
     qos_reliability: str
     sync_slop: float
     sync_queue_size: int
+    input_timeout: float
     output_topic: str
     markers_topic: str
     marker_lifetime: float
@@ -67,17 +67,9 @@ class NodeConfig:
 PARAMETER_NAMES: tuple[str, ...] = tuple(f.name for f in fields(NodeConfig))
 
 
-def node_section(document: dict, path: Path | str = "config") -> dict[str, Any]:
-    """The ``ros__parameters`` of the refine_node entry of a params-file document."""
-    for key, section in (document or {}).items():
-        if str(key).rstrip("/").split("/")[-1] == NODE_NAME and isinstance(section, dict):
-            return dict(section.get("ros__parameters") or {})
-    raise ConfigError(f"{path}: no '{NODE_NAME}: ros__parameters:' section")
-
-
 def load_defaults(path: Path = DEFAULT_CONFIG) -> dict[str, Any]:
     """Parameter values of the shipped YAML; it must name every parameter, and nothing else."""
-    values = node_section(yaml.safe_load(Path(path).read_text()), path)
+    values = read_node_parameters(path)
     missing, unknown = set(PARAMETER_NAMES) - set(values), set(values) - set(PARAMETER_NAMES)
     if missing or unknown:
         raise ConfigError(f"{path}: missing parameters {sorted(missing)}, unknown {sorted(unknown)}")
@@ -124,13 +116,16 @@ def validate(values: dict[str, Any]) -> NodeConfig:
     need(not values["int8"] or values["device"] == "cpu", "int8", "false unless device is cpu")
     need(values["torch_threads"] >= 0, "torch_threads", "an integer >= 0 (0 = torch's default)")
     need(values["depth_window"] >= 1 and values["depth_window"] % 2 == 1, "depth_window", "an odd number >= 1")
+    need(0 <= values["min_range"] < values["max_range"] < float("inf"), "min_range",
+         f"0 <= min_range < max_range (max_range={values['max_range']!r}), both finite metres")
+    need(values["max_bodies"] >= 1, "max_bodies", "an integer >= 1")
     for topic in ("depth_topic", "camera_info_topic", "pose_topic", "output_topic", "markers_topic",
                   "measurements_topic"):
         need(bool(values[topic].strip()), topic, "a topic name")
     need(values["qos_reliability"] in RELIABILITIES, "qos_reliability", " or ".join(RELIABILITIES))
     need(values["sync_slop"] > 0, "sync_slop", "seconds > 0")
     need(values["sync_queue_size"] >= 1, "sync_queue_size", "an integer >= 1")
-    for name in ("marker_lifetime", "diagnostics_period", "warn_period"):
+    for name in ("marker_lifetime", "diagnostics_period", "warn_period", "input_timeout"):
         need(values[name] > 0, name, "seconds > 0")
     need(values["measurement_rate"] > 0, "measurement_rate", "Hz > 0")
     need(values["measurement_model"] == "" or Path(values["measurement_model"]).is_file(), "measurement_model",

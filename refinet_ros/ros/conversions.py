@@ -7,9 +7,11 @@ from __future__ import annotations
 import array
 import importlib
 import re
+from typing import Sequence
 
 import numpy as np
 
+from ..core.pose_input import unique_names
 from ..message_codec import MessageCodec, load_types
 
 
@@ -28,6 +30,10 @@ def _rclpy_array_field(values: np.ndarray) -> list | array.array:
 CODEC = MessageCodec(load_types(_rclpy_class), _rclpy_array_field)
 
 
-def body_label(body_id: str, index: int) -> str:
-    """A frame-name-safe label for a body: its id, or its index in the array when untracked."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", body_id) if body_id else str(index)
+def body_labels(body_ids: Sequence[str]) -> tuple[list[str], int]:
+    """Unique frame-name-safe labels for the bodies of one message, and how many had to be renamed.
+
+    A label is the body's id with every character outside [A-Za-z0-9_] replaced by '_', or its index
+    in the array when untracked. Ids that collide once made safe ("a/b" and "a b") or repeat would
+    put two people on one TF frame and one marker: later ones get a ``_2``, ``_3``... suffix."""
+    return unique_names([re.sub(r"[^A-Za-z0-9_]", "_", b) if b else str(i) for i, b in enumerate(body_ids)])

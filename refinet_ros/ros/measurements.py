@@ -1,7 +1,7 @@
 """Per-body measurements for the refine node: BodyMeasurements messages and an RViz stature label.
 
-The refiner thread feeds every refined skeleton to :meth:`MeasurementPublisher.update`; a timer
-publishes at a low rate (people do not change size, and a consumer wants a settled value, not
+The refiner thread feeds every refined skeleton to :meth:`MeasurementPublisher.update`; a thread of
+the publisher's own publishes at a low rate (people do not change size, and a consumer wants a settled value, not
 frame-rate jitter). Each body's values are the sliding-window median of its per-frame
 measurements (:class:`~refinet_ros.core.anthropometry.SlidingWindowEstimator`), with the spread.
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,14 +85,16 @@ class _Body:
 class MeasurementPublisher:
     """Owned by the refine node: collects per-body measurements, publishes them every 1/rate_hz s.
 
-    Bodies are keyed by the id given to :meth:`update`; an untracked person (empty id) should be
-    passed under its index label, which is only right while one person is in view. A body not
-    seen for `forget_after_s` (in stamp time, so bag playback works) is dropped."""
+    Bodies are keyed by the label given to :meth:`update`. A body not seen for `forget_after_s` (in
+    stamp time, so bag playback works) is dropped, and at most `max_bodies` are kept (the longest
+    unseen goes first), so churning ids cannot grow the table or the publish work without bound.
+    Publishing (one regressor call per body) runs on a thread of its own, never on the executor
+    thread that drains the subscriptions; :meth:`close` stops it."""
 
     def __init__(self, node: Node, rate_hz: float = 1.0, topic: str = "refinet/body_measurements",
                  markers_topic: str = "refinet/markers", window: int = 30, min_frames: int = 5,
                  stature_model: StatureModel | None = None, regressor: str = "RF",
-                 forget_after_s: float = 5.0) -> None:
+                 forget_after_s: float = 5.0, max_bodies: int = 64) -> None:
         if rate_hz <= 0:
             raise ValueError(f"measurement rate must be > 0 Hz, got {rate_hz}")
         if stature_model is not None and regressor not in stature_model.regressors:
@@ -99,16 +102,20 @@ class MeasurementPublisher:
         self._window, self._min_frames = window, min_frames
         self._model, self._regressor = stature_model, regressor
         self._forget_ns = int(forget_after_s * 1e9)
+        self._max_bodies = max_bodies
+        self._period_s = 1.0 / rate_hz
         self._lifetime_s = 2.5 / rate_hz
-        self._bodies: dict[str, _Body] = {}
+        self._bodies: OrderedDict[str, _Body] = OrderedDict()     # least recently updated first
         self._lock = threading.Lock()
         self._pub = node.create_publisher(BodyMeasurements, topic, 10)
         self._pub_markers = node.create_publisher(MarkerArray, markers_topic, 10)
-        self._timer = node.create_timer(1.0 / rate_hz, self.publish)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"{node.get_name()}_measurements", daemon=True)
+        self._thread.start()
 
     @classmethod
     def from_config(cls, node: Node, config) -> "MeasurementPublisher":
-        """The refine node's publisher, from its validated NodeConfig."""
+        """The refine node's publisher, from its validated NodeConfig; a bad model file is a ValueError."""
         model = StatureModel.load(config.measurement_model) if config.measurement_model else None
         return cls(node, config.measurement_rate, config.measurements_topic, config.markers_topic,
                    stature_model=model)
@@ -118,20 +125,39 @@ class MeasurementPublisher:
         joints = np.asarray(joints, dtype=np.float64)
         row = features(joints[None])[0]
         with self._lock:
-            body = self._bodies.setdefault(
-                body_id, _Body(SlidingWindowEstimator(self._window, self._min_frames, len(FEATURES))))
+            body = self._bodies.pop(body_id, None) or _Body(
+                SlidingWindowEstimator(self._window, self._min_frames, len(FEATURES)))
+            self._bodies[body_id] = body
+            while len(self._bodies) > self._max_bodies:
+                self._bodies.popitem(last=False)
             body.estimator.update(row)
             body.header = Header(stamp=stamp, frame_id=frame_id)
             if np.isfinite(joints[HEAD]).all():
                 body.head = joints[HEAD].copy()
 
+    @property
+    def tracked(self) -> int:
+        with self._lock:
+            return len(self._bodies)
+
+    def close(self) -> None:
+        """Stop publishing (before the node and its context go away)."""
+        self._stop.set()
+        self._thread.join(5.0)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._period_s):
+            self.publish()
+
     def publish(self) -> None:
-        """Timer callback: one BodyMeasurements per known body, stature labels for the subscribed."""
+        """One BodyMeasurements per known body, stature labels for the subscribed."""
         with self._lock:
             self._forget_stale()
             snapshot = [(bid, b.header, b.head.copy(), b.estimator.frames()) for bid, b in self._bodies.items()]
         markers = []
         for body_id, header, head, rows in snapshot:
+            if self._stop.is_set():
+                return
             est = window_estimate(rows, self._min_frames, self._model, self._regressor)
             self._pub.publish(measurements_msg(header, body_id, est))
             if np.isfinite(head).all() and np.isfinite(est.value[_STATURE]):

@@ -4,18 +4,22 @@ The node is a plain rclpy ``Node`` subclass, so it can share one process and one
 other nodes (rclpy has no component container); :func:`main` is the ``refine_node`` executable.
 It runs the core :class:`~refinet_ros.core.pipeline.Pipeline` and adds no algorithm of its own.
 
-Data flow: depth and 2D pose are paired by an ApproximateTimeSynchronizer (stamps within
-``sync_slop``); camera_info is kept as the latest message, because intrinsics are fixed per stream
-and a missing camera_info must be a visible, counted fault rather than a silent lack of pairs.
-Each pair goes to one background refiner (:class:`LatestWorker`); the outputs (Skeleton3DArray,
-MarkerArray, TF) carry the depth image's stamp and frame.
+Data flow: depth and 2D pose are paired by stamp (:class:`ExactFirstPairing`: exact matches while
+the inputs share stamps, else message_filters' approximate matching within ``sync_slop``);
+camera_info is kept as the latest message, because intrinsics are fixed per stream and a missing
+camera_info must be a visible, counted fault rather than a silent lack of pairs. Each pair goes to
+one background refiner (:class:`LatestWorker`); the outputs (Skeleton3DArray, MarkerArray, TF)
+carry the depth image's stamp and frame. Every input is watched (:class:`InputMonitor`), and
+/diagnostics turns WARN or ERROR when input is lost, stale or unusable (see diagnostics.assess).
 """
 from __future__ import annotations
 
+import signal
 import sys
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import rclpy
@@ -23,6 +27,7 @@ import torch
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
@@ -36,16 +41,26 @@ from ..core.pose import PoseState
 from ..core.stages import build_stages
 from ..message_codec import stamp_ns
 from ..msg import Skeleton2DArray, Skeleton3DArray
-from .compat.sync import ApproximateTimeSynchronizer, SimpleFilter, reset_synchronizer
 from .compat.tf import TransformBroadcaster
 from .config import NODE_NAME, ConfigError, NodeConfig, declare_and_read
-from .conversions import CODEC, body_label
-from .diagnostics import FrameStats, ThrottledWarner, diagnostic_array
-from .frame import Frame, SkipFrame, prepare_frame
+from .conversions import CODEC
+from .diagnostics import FrameStats, HealthLimits, ThrottledWarner, assess, diagnostic_array
+from .frame import Frame, InputLimits, SkipFrame, prepare_frame
+from .input_monitor import InputMonitor
 from .markers import skeleton_markers
 from .measurements import MeasurementPublisher
+from .pairing import ExactFirstPairing
 from .tf_frames import skeleton_transforms
 from .worker import LatestWorker
+
+try:                                    # Iron and later
+    from rclpy.event_handler import SubscriptionEventCallbacks, UnsupportedEventTypeError
+except ImportError:                     # Humble
+    from rclpy.qos_event import SubscriptionEventCallbacks, UnsupportedEventTypeError
+
+INPUTS = ("depth", "pose", "camera_info")
+#: Stamps whose published bodies are remembered, to refuse a second result for the same stamp and body.
+PUBLISHED_STAMPS_KEPT = 64
 
 
 @dataclass(frozen=True)
@@ -94,63 +109,107 @@ class RefineNode(Node):
         try:
             self.config = declare_and_read(self)
             self.pipeline = make_pipeline(self.config)
+            self._measurements = self._make_measurements()
         except ConfigError:
             super().destroy_node()   # leave nothing half-built behind in the context
             raise
-        self.layout = get_layout(self.config.keypoint_layout)
+        c = self.config
+        self.layout = get_layout(c.keypoint_layout)
+        self.limits = InputLimits(c.min_range, c.max_range, c.max_bodies)
         warm_up(self.pipeline)
         self.stats = FrameStats()
-        self._warner = ThrottledWarner(self.get_logger().warning, self.config.warn_period)
+        self.monitors = {name: InputMonitor() for name in INPUTS}
+        self._warner = ThrottledWarner(self.get_logger().warning, c.warn_period)
         self._info: CameraInfo | None = None
         self._last_stamp: dict[str, int] = {}
-        self._skipped_at_last_diag = 0
+        self._published: OrderedDict[int, set[str]] = OrderedDict()
+        self._last_diag: dict[str, float] = {}
+        self._started = time.monotonic()
         self._create_publishers()
+        self._pairing = ExactFirstPairing(c.sync_queue_size, c.sync_slop, self._on_pair)
         self._create_inputs()
         self._worker = LatestWorker(self._refine, lambda _pair: self._skip("busy", "a newer frame arrived"),
                                     name=f"{node_name}_refiner")
-        self.create_timer(self.config.diagnostics_period, self._publish_diagnostics)
+        self.create_timer(c.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(
-            f"refining {self.config.keypoint_layout} skeletons from {self.resolve_topic_name(self.config.pose_topic)} "
-            f"with {self.config.view} stages {','.join(self.config.stages) or 'none (baseline)'} "
-            f"on {self.config.device}")
+            f"refining {c.keypoint_layout} skeletons from {self.resolve_topic_name(c.pose_topic)} "
+            f"with {c.view} stages {','.join(c.stages) or 'none (baseline)'} on {c.device}")
 
     # --- wiring -----------------------------------------------------------------------------
+    def _make_measurements(self) -> MeasurementPublisher | None:
+        if not self.config.publish_measurements:
+            return None
+        try:
+            return MeasurementPublisher.from_config(self, self.config)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"parameter measurement_model={self.config.measurement_model!r}: {exc}") from None
+
     def _create_publishers(self) -> None:
         c = self.config
         self._pub_skeletons = self.create_publisher(Skeleton3DArray, c.output_topic, 10)
         self._pub_markers = self.create_publisher(MarkerArray, c.markers_topic, 10)
         self._pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._tf = TransformBroadcaster(self) if c.publish_tf else None
-        self._measurements = MeasurementPublisher.from_config(self, c) if c.publish_measurements else None
 
     def _create_inputs(self) -> None:
         c = self.config
         qos = sensor_qos(c.qos_reliability)
-        self._depth_in, self._pose_in = SimpleFilter(), SimpleFilter()
-        self._sync = ApproximateTimeSynchronizer([self._depth_in, self._pose_in], c.sync_queue_size, c.sync_slop)
-        self._sync.registerCallback(self._on_pair)
-        self.create_subscription(CameraInfo, c.camera_info_topic, self._on_info, qos)
-        self.create_subscription(Image, c.depth_topic, lambda m: self._on_input("depth", self._depth_in, m), qos)
-        self.create_subscription(Skeleton2DArray, c.pose_topic, lambda m: self._on_input("pose", self._pose_in, m), qos)
+        self._subscribe(CameraInfo, c.camera_info_topic, "camera_info", self._on_info, qos)
+        self._subscribe(Image, c.depth_topic, "depth", lambda m: self._on_input("depth", m), qos)
+        self._subscribe(Skeleton2DArray, c.pose_topic, "pose", lambda m: self._on_input("pose", m), qos)
+
+    def _subscribe(self, msg_type: type, topic: str, name: str, callback: Callable[[Any], None],
+                   qos: QoSProfile) -> None:
+        """A subscription whose QoS incompatibilities and middleware-reported losses are counted."""
+        monitor = self.monitors[name]
+
+        def incompatible(event: Any) -> None:
+            monitor.incompatible_qos = event.total_count
+            self._warner.warn("incompatible_qos", f"{self.resolve_topic_name(topic)} ({event.total_count} publisher"
+                                                  f" event(s), last policy kind {event.last_policy_kind})")
+
+        def lost(event: Any) -> None:
+            monitor.reported_lost = event.total_count
+            self._warner.warn("message_lost", f"{event.total_count} on {self.resolve_topic_name(topic)}")
+
+        try:
+            events = SubscriptionEventCallbacks(incompatible_qos=incompatible, message_lost=lost)
+            self.create_subscription(msg_type, topic, callback, qos, event_callbacks=events)
+        except UnsupportedEventTypeError:       # an RMW without message-lost events
+            events = SubscriptionEventCallbacks(incompatible_qos=incompatible)
+            self.create_subscription(msg_type, topic, callback, qos, event_callbacks=events)
 
     # --- executor thread ----------------------------------------------------------------------
     def _on_info(self, msg: CameraInfo) -> None:
+        self.monitors["camera_info"].add(stamp_ns(msg.header.stamp), time.monotonic())
+        if any(d != 0 for d in msg.d):
+            self._warner.warn("distortion", f"{msg.distortion_model} with D = {list(msg.d)} on "
+                                            f"{self.resolve_topic_name(self.config.camera_info_topic)}")
         self._info = msg
 
-    def _on_input(self, topic: str, sink: SimpleFilter, msg: Any) -> None:
-        """Feed the synchroniser. A stamp older than the topic's last one means the source restarted
-        (a bag looping): the queued messages now look newest, so the queue bound would evict every
-        new message instead of them; the synchroniser starts over."""
+    def _on_input(self, topic: str, msg: Any) -> None:
+        """Feed the pairing. A zero stamp cannot be paired or put on TF: skipped. A stamp older than
+        the topic's last one means the source restarted (a bag looping): the queued messages now look
+        newest, so the queue bound would evict every new message instead of them; pairing starts over."""
         stamp = stamp_ns(msg.header.stamp)
-        last = self._last_stamp.get(topic, stamp)
-        if stamp < last:
-            reset_synchronizer(self._sync)
-            self._last_stamp.clear()
-            self._skip("time_jump", f"{topic} stamp went back by {(last - stamp) / 1e9:.3f} s")
-        self._last_stamp[topic] = stamp
+        self.monitors[topic].add(stamp, time.monotonic())
         if topic == "depth":
             self.stats.add_input()
-        sink.signalMessage(msg)
+        if stamp == 0:
+            self._skip("zero_stamp", f"{topic} message on {self._topic(topic)} has stamp 0")
+            return
+        last = self._last_stamp.get(topic, stamp)
+        if stamp < last:
+            self._pairing.reset()
+            self._last_stamp.clear()
+            self.stats.add_reset()
+            self._warner.warn("time_jump", f"{topic} stamp went back by {(last - stamp) / 1e9:.3f} s")
+        self._last_stamp[topic] = stamp
+        (self._pairing.add_depth if topic == "depth" else self._pairing.add_pose)(msg)
+
+    def _topic(self, name: str) -> str:
+        return self.resolve_topic_name({"depth": self.config.depth_topic, "pose": self.config.pose_topic,
+                                        "camera_info": self.config.camera_info_topic}[name])
 
     def _on_pair(self, depth: Image, pose: Skeleton2DArray) -> None:
         self._worker.submit(_Pair(depth, pose, time.perf_counter()))
@@ -158,13 +217,29 @@ class RefineNode(Node):
     # --- refiner thread -----------------------------------------------------------------------
     def _refine(self, pair: _Pair) -> None:
         try:
-            frame = prepare_frame(pair.depth, pair.pose, self._info, self.layout)
-            self._publish(pair.depth.header, frame.body_ids, self._run_pipeline(frame))
+            frame = self._new_bodies(pair.depth, prepare_frame(pair.depth, pair.pose, self._info, self.layout,
+                                                               self.limits))
+            for kind, count in frame.repairs.items():
+                self.stats.add_repair(kind, count)
+                self._warner.warn(kind, f"{count} skeleton(s) at {stamp_ns(pair.depth.header.stamp)} ns")
+            self._publish(pair.depth.header, frame, self._run_pipeline(frame))
             self.stats.add_published((time.perf_counter() - pair.synced_at) * 1e3)
         except SkipFrame as skip:
             self._skip(skip.reason, str(skip))
         except Exception as exc:  # noqa: BLE001 - one bad frame must never stop the node
             self._skip("error", f"{type(exc).__name__}: {exc}")
+
+    def _new_bodies(self, depth: Image, frame: Frame) -> Frame:
+        """The frame without the bodies already published for its stamp (a republished message)."""
+        stamp = stamp_ns(depth.header.stamp)
+        done = self._published.get(stamp)
+        if done is None:
+            return frame
+        keep = [i for i, label in enumerate(frame.labels) if label not in done]
+        if not keep:
+            raise SkipFrame("repeated_stamp", f"stamp {stamp} ns, bodies {frame.labels or 'none'}")
+        return Frame(frame.camera, frame.depth_m, [frame.body_ids[i] for i in keep], [frame.labels[i] for i in keep],
+                     frame.uv[keep], frame.confidence[keep], frame.repairs)
 
     def _run_pipeline(self, frame: Frame) -> PoseState:
         n = len(frame.body_ids)
@@ -173,15 +248,18 @@ class RefineNode(Node):
         depth = np.broadcast_to(frame.depth_m, (n, *frame.depth_m.shape))
         return self.pipeline.run(depth, frame.uv, frame.confidence, frame.camera)
 
-    def _publish(self, header: Header, body_ids: list[str], state: PoseState) -> None:
-        self._pub_skeletons.publish(CODEC.skeleton3d_array(header, body_ids, state.joints, state.confidence))
-        labels = [body_label(b, i) for i, b in enumerate(body_ids)]
-        if self._tf is not None and labels:
-            self._tf.sendTransform(skeleton_transforms(header, labels, state.joints))
+    def _publish(self, header: Header, frame: Frame, state: PoseState) -> None:
+        stamp = stamp_ns(header.stamp)
+        self._published.setdefault(stamp, set()).update(frame.labels)
+        while len(self._published) > PUBLISHED_STAMPS_KEPT:
+            self._published.popitem(last=False)
+        self._pub_skeletons.publish(CODEC.skeleton3d_array(header, frame.body_ids, state.joints, state.confidence))
+        if self._tf is not None and frame.labels:
+            self._tf.sendTransform(skeleton_transforms(header, frame.labels, state.joints))
         if self._pub_markers.get_subscription_count() > 0:
-            self._pub_markers.publish(skeleton_markers(header, labels, state.joints, self.config.marker_lifetime))
+            self._pub_markers.publish(skeleton_markers(header, frame.labels, state.joints, self.config.marker_lifetime))
         if self._measurements is not None:
-            for label, joints in zip(labels, state.joints):
+            for label, joints in zip(frame.labels, state.joints):
                 self._measurements.update(label, joints, header.stamp, header.frame_id)
 
     def _skip(self, reason: str, detail: str) -> None:
@@ -189,32 +267,69 @@ class RefineNode(Node):
         self._warner.warn(reason, detail)
 
     # --- diagnostics --------------------------------------------------------------------------
-    def _publish_diagnostics(self) -> None:
+    def health_snapshot(self) -> dict[str, float]:
+        """FrameStats' counters plus, per input, age, losses, unpaired messages and QoS problems."""
         snap = self.stats.snapshot()
+        now = time.monotonic()
+        depth, pose = self.monitors["depth"], self.monitors["pose"]
+        since = max(now - self._last_diag.get("at", self._started), 1e-9)
+        snap["pose_rate_hz"] = (pose.count - self._last_diag.get("pose_in", 0)) / since
+        snap["pose_in"] = pose.count
+        for name, monitor in self.monitors.items():
+            snap[f"{name}_age_s"] = monitor.age_s(now)
+            snap[f"{name}_incompatible_qos"] = monitor.incompatible_qos
+        for name, monitor in (("depth", depth), ("pose", pose)):
+            snap[f"{name}_lost"] = monitor.lost + monitor.reported_lost
+            snap[f"{name}_unpaired"] = max(monitor.count - self._pairing.pairs, 0)
+        snap["depth_period_ms"] = depth.period_s * 1e3
+        snap["sync_exact"] = int(self._pairing.exact_mode)
+        snap["at"] = now
+        return snap
+
+    def _publish_diagnostics(self) -> None:
+        snap = self.health_snapshot()
+        level, problems = assess(snap, self._last_diag, HealthLimits(self.config.input_timeout, self.config.sync_slop))
+        if not snap["sync_exact"] and self.config.sync_slop * 2e3 >= snap["depth_period_ms"]:
+            self._warner.warn("sync_slop", f"{self.config.sync_slop:g} s for a {snap['depth_period_ms']:.1f} ms "
+                                           "depth period; lower sync_slop or stamp poses with the image stamp")
         header = Header(stamp=self.get_clock().now().to_msg())
         self._pub_diag.publish(diagnostic_array(header, f"{self.get_name()}: refinement",
-                                                self.get_fully_qualified_name(), snap, self._skipped_at_last_diag))
-        self._skipped_at_last_diag = snap["frames_skipped"]
+                                                self.get_fully_qualified_name(), snap, level, problems))
+        self._last_diag = snap
 
     def destroy_node(self) -> None:
+        """Stop the worker threads first: nothing may publish once the node or its context is gone."""
         self._worker.close()
+        if self._measurements is not None:
+            self._measurements.close()
         super().destroy_node()
 
 
 def main(args: list[str] | None = None) -> int:
-    """``ros2 run refinet_ros refine_node [--ros-args --params-file refinet.yaml ...]``."""
-    rclpy.init(args=args)
+    """``ros2 run refinet_ros refine_node [--ros-args --params-file refinet.yaml ...]``.
+
+    rclpy's own signal handler would shut the context down at once, while the refiner thread may
+    still be publishing ("publisher's context is invalid"). Here SIGINT and SIGTERM end the spin,
+    the node stops its threads, and only then is the context shut down; a second signal (ros2
+    launch forwards Ctrl-C to a process that got it from the terminal too) is ignored meanwhile."""
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         node = RefineNode()
     except ConfigError as exc:
         print(f"refine_node: configuration error: {exc}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2
+    except KeyboardInterrupt:
+        rclpy.try_shutdown()
+        return 0
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
         node.destroy_node()
         rclpy.try_shutdown()
     return 0

@@ -1,11 +1,12 @@
-"""Approximate time synchronisation: message_filters when installed, else a built-in twin.
+"""Time synchronisation: message_filters when installed, else built-in twins.
 
 The built-in classes follow the Python message_filters API and semantics (Humble .. Kilted):
 inputs are ``SimpleFilter`` objects; each input keeps a ``{stamp_ns: msg}`` queue bounded by
-``queue_size`` (the oldest stamp is dropped); when a message arrives, the candidates of every other
-queue within ``slop`` of its stamp are tried nearest first, and the first combination whose stamps
-span less than ``slop`` is emitted (the new message is always part of it) and removed from the
-queues. Unmatched older messages leave only through the queue bound.
+``queue_size`` (the oldest stamp is dropped). ``TimeSynchronizer`` emits every set of messages with
+one identical stamp. ``ApproximateTimeSynchronizer``: when a message arrives, the candidates of
+every other queue within ``slop`` of its stamp are tried nearest first, and the first combination
+whose stamps span less than ``slop`` is emitted (the new message is always part of it) and removed
+from the queues. Unmatched older messages leave only through the queue bound.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import threading
 from typing import Any, Callable, Sequence
 
 try:
-    from message_filters import ApproximateTimeSynchronizer, SimpleFilter
+    from message_filters import ApproximateTimeSynchronizer, SimpleFilter, TimeSynchronizer
     HAVE_MESSAGE_FILTERS = True
 except ImportError:
     HAVE_MESSAGE_FILTERS = False
@@ -34,20 +35,38 @@ except ImportError:
             for cb, args in list(self.callbacks.values()):
                 cb(*(msg + args))
 
-    class ApproximateTimeSynchronizer(SimpleFilter):  # type: ignore[no-redef]
-        """message_filters.ApproximateTimeSynchronizer(fs, queue_size, slop) for stamped messages."""
+    def _stamp(msg: Any) -> int:
+        return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
 
-        def __init__(self, fs: Sequence[SimpleFilter], queue_size: int, slop: float) -> None:
+    class TimeSynchronizer(SimpleFilter):  # type: ignore[no-redef]
+        """message_filters.TimeSynchronizer(fs, queue_size): sets of messages with identical stamps."""
+
+        def __init__(self, fs: Sequence[SimpleFilter], queue_size: int) -> None:
             super().__init__()
             self.queue_size = int(queue_size)
-            self.slop_ns = int(round(slop * 1e9))
             self.lock = threading.Lock()
             self.queues: list[dict[int, Any]] = [{} for _ in fs]
             for i, f in enumerate(fs):
                 f.registerCallback(self.add, self.queues[i], i)
 
-        def add(self, msg: Any, my_queue: dict[int, Any], my_queue_index: int) -> None:
-            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        def add(self, msg: Any, my_queue: dict[int, Any], my_queue_index: int | None = None) -> None:
+            with self.lock:
+                my_queue[_stamp(msg)] = msg
+                while len(my_queue) > self.queue_size:
+                    del my_queue[min(my_queue)]
+                common = set.intersection(*(set(q) for q in self.queues))
+                for t in sorted(common):
+                    self.signalMessage(*(q.pop(t) for q in self.queues))
+
+    class ApproximateTimeSynchronizer(TimeSynchronizer):  # type: ignore[no-redef]
+        """message_filters.ApproximateTimeSynchronizer(fs, queue_size, slop) for stamped messages."""
+
+        def __init__(self, fs: Sequence[SimpleFilter], queue_size: int, slop: float) -> None:
+            self.slop_ns = int(round(slop * 1e9))
+            super().__init__(fs, queue_size)
+
+        def add(self, msg: Any, my_queue: dict[int, Any], my_queue_index: int | None = None) -> None:
+            stamp = _stamp(msg)
             with self.lock:
                 my_queue[stamp] = msg
                 while len(my_queue) > self.queue_size:
@@ -77,13 +96,15 @@ except ImportError:
             return None
 
 
-def reset_synchronizer(sync: ApproximateTimeSynchronizer) -> None:
+def reset_synchronizer(sync: TimeSynchronizer) -> None:
     """Forget every queued message (after a jump back in time, e.g. a looping bag).
 
-    Both implementations keep their per-input queues in ``sync.queues`` guarded by ``sync.lock``."""
+    Both implementations of both classes keep their per-input queues in ``sync.queues`` guarded by
+    ``sync.lock``."""
     with sync.lock:
         for queue in sync.queues:
             queue.clear()
 
 
-__all__ = ["HAVE_MESSAGE_FILTERS", "ApproximateTimeSynchronizer", "SimpleFilter", "reset_synchronizer"]
+__all__ = ["HAVE_MESSAGE_FILTERS", "ApproximateTimeSynchronizer", "SimpleFilter", "TimeSynchronizer",
+           "reset_synchronizer"]
