@@ -10,12 +10,13 @@ import pytest
 
 from refinet_ros.core.camera import PinholeCamera
 from refinet_ros.core.joints import (
-    HEAD, L_ELBOW, L_SHOULDER, LOWER_BODY, NECK, R_ELBOW, R_HAND, R_SHOULDER, TORSO, R_HIP, L_HIP,
+    HEAD, L_ELBOW, L_SHOULDER, LOWER_BODY, NECK, R_ELBOW, R_FOOT, R_HAND, R_SHOULDER, TORSO, R_HIP, L_HIP,
 )
 from refinet_ros.core.synth import SUBJECTS, ClipSpec, generate_clip, generate_split, subject_dims, write_split
 from refinet_ros.core.synth.body import build_primitives, forward_kinematics, sample_body
-from refinet_ros.core.synth.detector import PROFILES, get_profile
-from refinet_ros.core.synth.motion import ACTIONS, sample_motion
+from refinet_ros.core.synth.body import LIMITS
+from refinet_ros.core.synth.detector import EVAL_FAMILIES, PROFILES, RANDOM_FAMILY, get_profile, random_profile
+from refinet_ros.core.synth.motion import ACTIONS, TRAIN_ACTIONS, sample_motion
 from refinet_ros.core.synth.render import render
 from refinet_ros.core.synth.scene import sample_side
 
@@ -159,6 +160,46 @@ def test_detector_profiles(side_set):
     clean = generate_split("side", "test", 20, seed=7, detector_profile="clean")
     ce = np.linalg.norm(clean.keypoints - clean.uv, axis=-1)[PinholeCamera.itop().in_image(clean.uv.astype(np.float64))]
     assert np.quantile(ce, 0.99) < 3.0
+
+
+def test_evaluation_families_and_the_random_training_family():
+    assert set(EVAL_FAMILIES) <= set(PROFILES) and RANDOM_FAMILY not in PROFILES
+    draws = [random_profile(np.random.default_rng(i)) for i in range(200)]
+    assert {d.name for d in draws} == {RANDOM_FAMILY}
+    scale = np.array([np.mean(d.sigma_px) / np.mean(PROFILES["openpose"].sigma_px) for d in draws])
+    assert scale.min() < 0.6 and scale.max() > 2.5                      # 0.5x .. 3x jitter
+    assert min(d.p_snap for d in draws) < 0.05 and max(d.p_snap for d in draws) > 0.95
+    assert {d.confidence for d in draws} == {"informative", "constant", "random"}
+    assert 60 < sum(d.offset_px is not None for d in draws) < 140
+
+
+@pytest.mark.parametrize("family", ["gauss", "random_conf"])
+def test_confidence_that_carries_no_information(family):
+    s = generate_split("side", "test", 40, seed=7, detector_profile=family)
+    err = np.linalg.norm(s.keypoints - s.uv, axis=-1)
+    if family == "gauss":
+        assert (s.confidence == 1).all()
+    else:
+        assert abs(np.corrcoef(s.confidence.ravel(), np.minimum(err, 50).ravel())[0, 1]) < 0.1
+
+
+def test_coco_convention_moves_head_down_and_feet_up_in_the_body_frame(side_set):
+    s = generate_split("side", "test", 120, seed=7, detector_profile="coco")
+    down = s.uv[:, TORSO] - s.uv[:, NECK]
+    down /= np.linalg.norm(down, axis=-1, keepdims=True)
+    shift = lambda j: np.median(((s.keypoints[:, j] - s.uv[:, j]) * down).sum(-1))  # noqa: E731
+    assert shift(HEAD) > 3.0 and shift(R_FOOT) < -3.0 and abs(shift(NECK)) < 1.0
+
+
+def test_training_poses_only_in_the_train_split():
+    rng = np.random.default_rng(0)
+    train = {sample_motion(np.random.default_rng(i), 30, train=True)[0] for i in range(300)}
+    test = {sample_motion(np.random.default_rng(i), 30)[0] for i in range(300)}
+    assert set(TRAIN_ACTIONS) <= train and not set(TRAIN_ACTIONS) & test
+    _, pose = sample_motion(rng, 30, "limits", train=True)
+    for k, (lo, hi) in LIMITS.items():
+        if k != "lift":
+            assert lo - 1.0 <= pose[k].min() and pose[k].max() <= hi + 1.0   # within limits, up to the wiggle
 
 
 def test_write_split_reads_back(tmp_path):

@@ -16,7 +16,15 @@ depth/IR images:
 * **Occlusion**: occluded joints are *guessed*: larger jitter, more misses, lower
   confidence. In the top view the lower body is hidden and the guesses are poor.
 * **Confidence** correlates with the error (but imperfectly: some misses are confident),
-  so a downstream model can learn how much to trust each keypoint.
+  so a downstream model can learn how much to trust each keypoint -- or, as with many real
+  detectors, means something else entirely: constant, or unrelated to the error.
+* **Keypoint convention**: a detector trained on another skeleton (COCO's nose, hips and
+  ankles are not ITOP's head, hips and feet) is offset from ITOP's joints systematically,
+  in the body's own image axes.
+
+Named :data:`PROFILES` are the evaluation families; :func:`random_profile` draws the training
+family, one profile per clip from wide ranges of every mode above. A model trained on the random
+family has never seen a named one, which is what `refinet bench detectors` holds out.
 
 Keypoints are always finite and clipped to the image (like OpenPose output after
 filling); an undetected or off-image joint gets a low confidence.
@@ -75,6 +83,12 @@ class DetectorProfile:
     part_miss: float = 0.8          #: share of misses landing on another body part (rest: a blob nearby)
     conf_px: float = 8.0            #: error (px) at which confidence has dropped to ~0.6
     top_factor: float = 1.8         #: jitter and miss multiplier in the top view
+    #: what the confidence says: "informative" (falls with the error), "constant" (conf_value), "random"
+    confidence: str = "informative"
+    conf_value: float = 1.0         #: the constant of confidence="constant"
+    #: per joint (lateral, down) offset in px of the body's own image axes (lateral: right hip ->
+    #: left hip, down: neck -> torso): another keypoint convention; None = ITOP's joints
+    offset_px: tuple[tuple[float, float], ...] | None = None
 
     def scaled(self, factor: float) -> "DetectorProfile":
         """Same profile with jitter and miss rates scaled (for calibration sweeps)."""
@@ -85,6 +99,11 @@ class DetectorProfile:
 #              head neck rsh  lsh  relb lelb rhnd lhnd tors rhip lhip rkne lkne rft  lft
 _HRNET = (1.2, 1.3, 1.5, 1.5, 2.0, 2.0, 2.5, 2.5, 1.9, 2.1, 2.1, 1.9, 1.9, 2.2, 2.2)
 _OPENPOSE = (1.55, 1.65, 1.95, 1.95, 2.6, 2.6, 3.1, 3.1, 2.4, 2.65, 2.65, 2.4, 2.4, 2.85, 2.85)
+#: COCO-17 mapped onto ITOP by name: the nose sits below the head centre, COCO hips are higher and
+#: wider than the hip joint centres, ankles above ITOP's feet (px at 2.9 m; lateral, down).
+_COCO_OFFSETS = ((0.0, 6.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0),
+                 (0.0, 0.0), (0.0, 0.0), (-3.0, -5.0), (3.0, -5.0), (0.0, 0.0), (0.0, 0.0), (0.0, -6.0),
+                 (0.0, -6.0))
 
 PROFILES: dict[str, DetectorProfile] = {
     # Perfect detector up to sub-pixel rounding: isolates depth/lifting errors.
@@ -105,11 +124,30 @@ PROFILES: dict[str, DetectorProfile] = {
                                 p_swap_body_back=0.25, conf_px=9.0, top_factor=2.0,
                                 p_snap=0.99, part_miss=0.9),
 }
+# Evaluation families that differ qualitatively from the two above (`refinet bench detectors`):
+PROFILES.update({
+    # Plain isotropic Gaussian jitter (median error ~4 px), never pulled onto the body, so thin
+    # limbs' keypoints often land on the background behind them; confidence carries nothing.
+    "gauss": DetectorProfile("gauss", (3.4,) * 15, tail_df=1e6, temporal_rho=0.0, occluded_factor=1.0,
+                             p_miss=0.0, p_miss_occluded=0.0, p_swap_limb=0.0, p_swap_body=0.0, p_swap_body_back=0.0,
+                             along_ratio=1.0, p_snap=0.0, top_factor=1.0, confidence="constant", conf_value=1.0),
+    # The paper's detector with doubled noise and miss rates.
+    "noisy": replace(PROFILES["openpose"].scaled(2.0), name="noisy"),
+    # A strong detector with another keypoint convention (COCO-17 head, hips and ankles).
+    "coco": replace(PROFILES["hrnet"], name="coco", offset_px=_COCO_OFFSETS),
+    # OpenPose-like keypoints whose confidence is unrelated to their error.
+    "random_conf": replace(PROFILES["openpose"], name="random_conf", confidence="random"),
+})
+#: The named families `refinet bench detectors` scores, all held out of training.
+EVAL_FAMILIES = ("openpose", "hrnet", "gauss", "noisy", "coco", "random_conf")
+#: The training family: one :func:`random_profile` per clip.
+RANDOM_FAMILY = "random"
 
 DEFAULT_PROFILE = "openpose"
 
 
 def get_profile(profile: str | DetectorProfile | None) -> DetectorProfile:
+    """A named profile (or the profile itself); "random" is not one profile: see random_profile."""
     if profile is None:
         return PROFILES[DEFAULT_PROFILE]
     if isinstance(profile, DetectorProfile):
@@ -117,7 +155,30 @@ def get_profile(profile: str | DetectorProfile | None) -> DetectorProfile:
     try:
         return PROFILES[profile]
     except KeyError:
-        raise ValueError(f"unknown detector profile {profile!r}; expected one of {tuple(PROFILES)}") from None
+        raise ValueError(f"unknown detector profile {profile!r}; expected one of {(*PROFILES, RANDOM_FAMILY)}") from None
+
+
+def random_profile(rng: np.random.Generator) -> DetectorProfile:
+    """One detector of the training family: every error mode drawn from a wide range.
+
+    Jitter 0.5x-3x the OpenPose profile (log-uniform, per-joint shape varied, tails from Cauchy-like
+    to Gaussian), snapping onto the body with any probability, miss and swap rates from none to
+    several times the named profiles', a systematic convention offset on a random subset of joints
+    in half of the clips, and a confidence that is informative, constant or random."""
+    u = rng.uniform
+    shape = np.asarray(_OPENPOSE) * u(0.7, 1.4, 15) * np.exp(u(np.log(0.5), np.log(3.0)))
+    offsets = None
+    if rng.random() < 0.5:
+        moved = rng.random(15) < 0.35
+        offsets = tuple(map(tuple, np.where(moved[:, None], rng.normal(0.0, 5.0, (15, 2)), 0.0).round(2)))
+    mode = rng.choice(["informative", "constant", "random"], p=[0.6, 0.2, 0.2])
+    return DetectorProfile(
+        RANDOM_FAMILY, tuple(shape.round(3)), tail_df=float(np.exp(u(np.log(2.2), np.log(60.0)))),
+        temporal_rho=u(0.0, 0.9), occluded_factor=u(1.0, 3.0), p_miss=u(0.0, 0.05), p_miss_occluded=u(0.0, 0.25),
+        miss_px=(u(5.0, 15.0), u(20.0, 50.0)), p_swap_limb=u(0.0, 0.05), p_swap_body=u(0.0, 0.03),
+        p_swap_body_back=u(0.0, 0.4), along_ratio=u(1.0, 2.5), p_snap=u(0.0, 1.0), snap_px=int(rng.integers(3, 13)),
+        part_miss=u(0.3, 1.0), conf_px=u(4.0, 15.0), top_factor=u(1.0, 2.5), confidence=str(mode),
+        conf_value=u(0.3, 1.0), offset_px=offsets)
 
 
 def _snap(kp: np.ndarray, person: np.ndarray, pr: DetectorProfile, rng: np.random.Generator) -> np.ndarray:
@@ -176,6 +237,8 @@ def simulate_clip(uv: np.ndarray, visible: np.ndarray, scale: np.ndarray, back_f
     # fill NaN (behind camera) with the centroid of the finite joints
     cen = np.nanmean(src, axis=1, keepdims=True)
     src = np.where(np.isfinite(src), src, np.nan_to_num(cen, nan=width / 2))
+    if pr.offset_px is not None:
+        src = src + convention_offset(src, np.asarray(pr.offset_px), scale)
     # L/R swaps: whole body (mostly back-facing) and per limb
     p_body = np.where(back_facing, pr.p_swap_body_back, pr.p_swap_body)
     body_flip = rng.random(t_len) < p_body
@@ -214,7 +277,8 @@ def simulate_clip(uv: np.ndarray, visible: np.ndarray, scale: np.ndarray, back_f
     if person is not None and pr.p_snap > 0:
         kp = _snap(kp, person, pr, rng)
     # confidence: decreases with the error, lower when occluded, noisy, some confident misses
-    err = np.linalg.norm(kp - np.where(np.isfinite(uv), uv, src), axis=-1) / np.maximum(scale[:, None], 0.3)
+    believed = np.where(np.isfinite(uv), uv, src) if pr.offset_px is None else src   # its own convention
+    err = np.linalg.norm(kp - believed, axis=-1) / np.maximum(scale[:, None], 0.3)
     conf = np.exp(-0.5 * (err / pr.conf_px) ** 2)
     conf = 0.25 + 0.72 * conf
     conf *= np.where(visible, 1.0, rng.uniform(0.45, 0.85, size=conf.shape))
@@ -225,6 +289,21 @@ def simulate_clip(uv: np.ndarray, visible: np.ndarray, scale: np.ndarray, back_f
     inside = (kp[..., 0] >= 0) & (kp[..., 0] <= width - 1) & (kp[..., 1] >= 0) & (kp[..., 1] <= height - 1)
     gt_inside = np.isfinite(uv).all(-1) & (uv[..., 0] >= 0) & (uv[..., 0] <= width - 1) & (uv[..., 1] >= 0) & (uv[..., 1] <= height - 1)
     conf = np.where(inside & gt_inside, conf, conf * 0.25)
+    if pr.confidence == "constant":
+        conf = np.full_like(conf, pr.conf_value)
+    elif pr.confidence == "random":
+        conf = rng.random(conf.shape)
     kp[..., 0] = np.clip(kp[..., 0], 0, width - 1)
     kp[..., 1] = np.clip(kp[..., 1], 0, height - 1)
     return kp.astype(np.float32), np.clip(conf, 0.0, 1.0).astype(np.float32)
+
+
+def convention_offset(uv: np.ndarray, offset_px: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """(T, 15, 2) image displacement of per-joint (lateral, down) offsets in the body's image axes
+    (lateral: right hip -> left hip, down: neck -> torso), scaled by the apparent size."""
+    down = uv[:, TORSO] - uv[:, NECK]
+    down /= np.maximum(np.linalg.norm(down, axis=-1, keepdims=True), 1e-3)
+    lateral = uv[:, L_HIP] - uv[:, R_HIP]
+    lateral /= np.maximum(np.linalg.norm(lateral, axis=-1, keepdims=True), 1e-3)
+    move = offset_px[None, :, :1] * lateral[:, None] + offset_px[None, :, 1:] * down[:, None]
+    return move * scale[:, None, None]

@@ -27,7 +27,7 @@ from ..camera import PinholeCamera, itop_to_optical
 from ..depth import to_itop_depth
 from ..joints import HEAD, NECK, NUM_JOINTS, TORSO
 from .body import BodyDims, build_primitives, forward_kinematics, joint_radius, sample_body
-from .detector import DEFAULT_PROFILE, PROFILES, DetectorProfile, get_profile, simulate_clip
+from .detector import DEFAULT_PROFILE, PROFILES, RANDOM_FAMILY, DetectorProfile, get_profile, random_profile, simulate_clip
 from .motion import ACTIONS, FPS, sample_motion
 from .render import _rays, render_background, render_body
 from .scene import sample_side, sample_top
@@ -47,7 +47,17 @@ DEFAULT_STRIDE = 3
 CLIP_SECONDS = (1.0, 4.0)
 #: Bumped whenever generated data changes, so caches made by an older generator are regenerated.
 #: 2: recalibrated detector (side sigma, snapping; top noise x2), furniture kept behind the person.
-GENERATOR_VERSION = 2
+#: 3: the "random" detector family; train-split clips also draw anatomical-range poses (motion.py).
+GENERATOR_VERSION = 3
+
+
+def profile_or_family(detector: str | DetectorProfile | None) -> DetectorProfile | str:
+    """A named profile, or the "random" family (a profile is drawn per clip)."""
+    return RANDOM_FAMILY if detector == RANDOM_FAMILY else get_profile(detector)
+
+
+def family_name(detector: DetectorProfile | str) -> str:
+    return detector if isinstance(detector, str) else detector.name
 
 
 def _check(view: str, split: str) -> None:
@@ -214,10 +224,12 @@ def generate_clip(view: str, split: str, spec: ClipSpec, seed: int, camera: Pinh
     For a continuous 30 Hz sequence use ``ClipSpec(index, subject, n, tuple(range(n)), 0)``."""
     _check(view, split)
     camera = camera or PinholeCamera.itop()
-    prof = get_profile(detector_profile)
     sc, vc = _SPLIT_CODE[split], _VIEW_CODE[view]
+    prof = (random_profile(np.random.default_rng([seed, sc, spec.index, 6, vc])) if detector_profile == RANDOM_FAMILY
+            else get_profile(detector_profile))
     dims = dims or subject_dims(split, seed, [spec.subject])[spec.subject]
-    act, pose = sample_motion(np.random.default_rng([seed, sc, spec.index, 1]), spec.n_frames30, action)
+    act, pose = sample_motion(np.random.default_rng([seed, sc, spec.index, 1]), spec.n_frames30, action,
+                              train=split == "train")
     kin = forward_kinematics(dims, pose)
     prims = build_primitives(dims, kin)
     rng_scene = np.random.default_rng([seed, sc, spec.index, 2, vc])
@@ -276,7 +288,7 @@ def iter_clips(view: str, split: str, n_frames: int, seed: int, camera: PinholeC
     The output does not depend on ``workers``."""
     _check(view, split)
     camera = camera or PinholeCamera.itop()
-    prof = get_profile(detector_profile)
+    prof = profile_or_family(detector_profile)
     plan = plan_clips(split, n_frames, seed, stride)
     jobs = [(view, split, spec, seed, camera, prof) for spec in plan]
     bar = None
@@ -374,7 +386,7 @@ def write_split(out_dir: str | Path, view: str, split: str, n_frames: int, seed:
     ids, kps, confs, subj, clip, f30, c2w = [], [], [], [], [], [], []
     subjects: dict[int, dict[str, float]] = {}
     actions: dict[int, str] = {}
-    prof = get_profile(detector_profile)
+    prof = profile_or_family(detector_profile)
     try:
         for part in iter_clips(view, split, n_frames, seed, camera, prof, stride, workers, progress):
             app.append(part)
@@ -393,7 +405,7 @@ def write_split(out_dir: str | Path, view: str, split: str, n_frames: int, seed:
     all_ids = np.concatenate(ids)
     pose2d = write_pose2d(prefix.with_name(prefix.name + "_pose2d.npz"), all_ids, np.concatenate(kps),
                           np.concatenate(confs))
-    meta = _meta(view, split, seed, camera, prof.name, subjects, actions)
+    meta = _meta(view, split, seed, camera, family_name(prof), subjects, actions)
     meta["n_frames"] = int(len(all_ids))
     meta["stride"] = int(stride)
     subjects_path = prefix.with_name(prefix.name + "_subjects.json")
@@ -419,8 +431,9 @@ def add_generate_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--split", choices=(*SPLITS, "both"), default="train")
     p.add_argument("--frames", type=int, default=1000, help="frames per view and split")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--detector", choices=tuple(PROFILES), default=DEFAULT_PROFILE,
-                   help="simulated 2D detector noise profile")
+    p.add_argument("--detector", choices=(*PROFILES, RANDOM_FAMILY), default=DEFAULT_PROFILE,
+                   help="simulated 2D detector: a named profile, or 'random' (the training family: one random "
+                        "profile per clip)")
     p.add_argument("--stride", type=int, default=DEFAULT_STRIDE,
                    help="keep every k-th 30 Hz frame of each clip (1 = continuous sequences)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (output is identical for any value)")

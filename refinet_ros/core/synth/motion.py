@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from .body import POSE_PARAMS
+from .body import LIMITS, POSE_PARAMS
 
 FPS = 30.0
 
-#: Action name -> sampling weight.
+#: Action name -> sampling weight: everyday actions, as ITOP's people performed them.
 ACTIONS: dict[str, float] = {
     "stand": 0.12, "walk": 0.16, "reach": 0.12, "bend": 0.09, "squat": 0.07, "turn": 0.09,
     "arm_raise": 0.11, "crouch": 0.06, "wave": 0.07, "random": 0.11,
 }
+#: Extra training-only poses, so that a skeleton model learns no narrow pose prior: joint angles
+#: drawn anywhere within the anatomical limits, arms up to vertical, kicks, lunges, sitting, reaching
+#: across the body. The test split keeps the everyday actions (and its byte-identical frames).
+TRAIN_ACTIONS: dict[str, float] = {"limits": 0.12, "kick": 0.04, "lunge": 0.04, "sit": 0.05, "cross_reach": 0.05}
 
 
 def _ramp(rng: np.random.Generator, t: np.ndarray, back: bool | None = None) -> np.ndarray:
@@ -72,21 +76,53 @@ def _arm_target(rng: np.random.Generator) -> dict[str, float]:
             "sh_rot": rng.normal(0, 0.5), "elbow": rng.uniform(0.0, 2.0)}
 
 
-def sample_motion(rng: np.random.Generator, t_len: int, action: str | None = None) -> tuple[str, dict[str, np.ndarray]]:
+def _train_pose(action: str, rng: np.random.Generator, t: np.ndarray, p: dict[str, np.ndarray]) -> None:
+    """The :data:`TRAIN_ACTIONS` poses, added to `p` in place."""
+    prof = _ramp(rng, t)
+    s, o = ("r", "l") if rng.random() < 0.5 else ("l", "r")
+    if action == "limits":       # from one random pose within the limits to another
+        for k, (lo, hi) in LIMITS.items():
+            if k != "lift":
+                a, b = rng.uniform(lo, hi, 2)
+                p[k] = a + (b - a) * prof
+        return
+    moves = {
+        "kick": {f"{s}_hip_flex": rng.uniform(0.8, 1.9), f"{s}_knee": rng.uniform(0.0, 0.6),
+                 "pelvis_pitch": rng.uniform(-0.3, 0.1)},
+        "lunge": {f"{s}_hip_flex": rng.uniform(0.8, 1.4), f"{s}_knee": rng.uniform(0.9, 1.6),
+                  f"{o}_hip_flex": rng.uniform(-0.5, -0.1), f"{o}_knee": rng.uniform(0.3, 1.2),
+                  "pelvis_pitch": rng.uniform(0.0, 0.4)},
+        "sit": {"r_hip_flex": rng.uniform(1.2, 1.7), "l_hip_flex": rng.uniform(1.2, 1.7),
+                "r_knee": rng.uniform(1.2, 1.8), "l_knee": rng.uniform(1.2, 1.8), "pelvis_pitch": rng.uniform(-0.2, 0.3),
+                "lift": rng.uniform(0.2, 0.3)},
+        "cross_reach": {f"{s}_sh_flex": rng.uniform(0.8, 2.0), f"{s}_sh_abd": rng.uniform(-0.2, 0.1),
+                        f"{s}_sh_rot": rng.uniform(-1.2, -0.4), f"{s}_elbow": rng.uniform(0.0, 1.2),
+                        "spine_yaw": rng.uniform(-0.8, 0.8)},
+    }[action]
+    for k, v in moves.items():
+        p[k] = p[k] + prof * (v - p[k][0])
+
+
+def sample_motion(rng: np.random.Generator, t_len: int, action: str | None = None,
+                  train: bool = False) -> tuple[str, dict[str, np.ndarray]]:
     """One clip of ``t_len`` frames at :data:`FPS`: (action, {param: (T,) array}).
 
-    Root translation starts at the origin and the heading at 0 (facing world +y); the scene
-    places and orients the clip relative to the camera.
+    `train` adds :data:`TRAIN_ACTIONS` to the actions drawn from. Root translation starts at the
+    origin and the heading at 0 (facing world +y); the scene places and orients the clip relative
+    to the camera.
     """
     if action is None:
-        names = list(ACTIONS)
-        w = np.array([ACTIONS[n] for n in names])
+        weights = {**ACTIONS, **(TRAIN_ACTIONS if train else {})}
+        names = list(weights)
+        w = np.array([weights[n] for n in names])
         action = names[rng.choice(len(names), p=w / w.sum())]
     t = np.arange(t_len) / FPS
     p = base_style(rng, t_len)
     sides = "rl"
 
-    if action == "stand":
+    if action in TRAIN_ACTIONS:
+        _train_pose(action, rng, t, p)
+    elif action == "stand":
         shift = _wiggle(rng, t, 0.05, 0.4)
         p["pelvis_roll"] += shift
         p["r_hip_abd"] += shift * 0.5
@@ -182,7 +218,7 @@ def sample_motion(rng: np.random.Generator, t_len: int, action: str | None = Non
             p[f"{s}_elbow"] = np.abs(p[f"{s}_elbow"])
             p[f"{s}_knee"] = np.abs(p[f"{s}_knee"])
     else:
-        raise ValueError(f"unknown action {action!r}; expected one of {tuple(ACTIONS)}")
+        raise ValueError(f"unknown action {action!r}; expected one of {(*ACTIONS, *TRAIN_ACTIONS)}")
 
     # Smooth random limb perturbations on every clip: breaks the action templates.
     for k in POSE_PARAMS:
