@@ -150,7 +150,9 @@ def train_module(module: str, view: str, data_train: FrameSet, data_val: FrameSe
         "module": module, "view": view, "command": " ".join(["refinet", *sys.argv[1:]]),
         "config": {**cfg, "seed": seed, "device": str(dev), "max_minutes": max_minutes, "model": model.config,
                    "augment": AUGMENT, "loss": "masked L1 (A: pixels, B/C: metres)"},
-        "data": {"train_frames": len(data_train), "val_frames": len(data_val), "upstream_variants": bank_train.names},
+        "data": {"train_frames": len(data_train), "val_frames": len(data_val), "upstream_variants": bank_train.names,
+                 "detector_families": sorted({data_train.detector_family, *(s for s in bank_train.sources
+                                                                            if s != "detector")})},
         "params": count_params(model), "steps": step, "epochs_done": epoch,
         "train_seconds": round(time.monotonic() - t0, 1), "final_train_loss": loss_ema, "val": val,
         "torch": torch.__version__, "python": platform.python_version(),

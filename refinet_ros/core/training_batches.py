@@ -22,8 +22,11 @@ from .pose import PoseState
 from .training_data import FrameSet, StateBank
 
 #: Augmentation strengths (module-level so the JSON record can store them).
-AUGMENT = {"uv_jitter_px": 6.0, "rotation_deg": 10.0, "skeleton_scale": 0.15, "ray_push_p": 0.03,
-           "joint_drop_p": 0.05, "joint_jitter_m": 0.02, "scene_scale": 0.1, "confidence_drop_p": 0.2}
+#: B's ray pushes model one joint's depth lookup landing on an occluder (up to 0.8 m nearer) or on
+#: the background behind a thin limb (up to 1.5 m farther): B must not spread that joint's error.
+AUGMENT = {"uv_jitter_px": 6.0, "rotation_deg": 10.0, "skeleton_scale": 0.15, "ray_push_p": 0.08,
+           "ray_push_m": (-0.8, 1.5), "joint_drop_p": 0.05, "joint_jitter_m": 0.03, "scene_scale": 0.1,
+           "confidence_drop_p": 0.2}
 
 
 @dataclass
@@ -68,7 +71,8 @@ def _augment_skeleton(state: PoseState, gt: np.ndarray, rng: np.random.Generator
     scale = rng.uniform(1 - AUGMENT["skeleton_scale"], 1 + AUGMENT["skeleton_scale"], n)
     z_ref = np.where(np.isfinite(state.joints[..., 2]), state.joints[..., 2], gt[..., 2])
     uv = transform_uv(state.uv, z_ref, root, rot, scale, frames.camera)
-    joints = push_along_rays(similarity_about(state.joints, root, rot, scale), rng, AUGMENT["ray_push_p"])
+    joints = push_along_rays(similarity_about(state.joints, root, rot, scale), rng, AUGMENT["ray_push_p"],
+                             *AUGMENT["ray_push_m"])
     drop = drop_mask(rng, joints.shape[:-1], AUGMENT["joint_drop_p"])
     joints[drop], uv[drop] = np.nan, np.nan
     no_conf = rng.random(n) < AUGMENT["confidence_drop_p"]

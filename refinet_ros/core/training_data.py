@@ -38,6 +38,7 @@ class FrameSet:
     gt_joints: np.ndarray   # (N, 15, 3) optical frame, metres
     camera: PinholeCamera
     label_uv: np.ndarray | None = None  # (N, 15, 2) the dataset's 2D labels; default: GT projection
+    detector_family: str = "unknown"    # where uv_in came from (the leave-out bookkeeping records it)
 
     def __post_init__(self) -> None:
         self.depth_m = np.asarray(self.depth_m, dtype=np.float16)
@@ -75,13 +76,13 @@ def frames_from_synth(synth) -> FrameSet:
     """The valid frames of a :class:`refinet_ros.core.synth.generate.SynthSet`, with its detector input."""
     keep = np.flatnonzero(synth.is_valid)
     return FrameSet(synth.depth_m[keep], synth.keypoints[keep], synth.confidence[keep], synth.joints[keep],
-                    synth.camera, synth.uv[keep])
+                    synth.camera, synth.uv[keep], synth.detector)
 
 
-def load_itop_frames(prefix: str | Path, n_frames: int | None = None,
-                     camera: PinholeCamera | None = None) -> FrameSet:
+def load_itop_frames(prefix: str | Path, n_frames: int | None = None, camera: PinholeCamera | None = None,
+                     detector_family: str = "unknown") -> FrameSet:
     """The valid frames among the first `n_frames` of ``{prefix}_depth_map.h5`` / ``_labels.h5``,
-    with their 2D input from ``{prefix}_pose2d.npz``."""
+    with their 2D input from ``{prefix}_pose2d.npz`` (made by `detector_family`)."""
     prefix = Path(prefix)
     labels = read_labels(prefix.with_name(prefix.name + "_labels.h5"))
     valid = np.flatnonzero(labels.is_valid[:n_frames])
@@ -92,22 +93,27 @@ def load_itop_frames(prefix: str | Path, n_frames: int | None = None,
         for pos, chunk in depth.batches(valid, 1024):
             frames[pos] = chunk
         camera = camera or camera_for(depth.shape, None)
-    return FrameSet(frames, pose2d.uv, pose2d.confidence, labels.joints[valid], camera, labels.uv[valid])
+    return FrameSet(frames, pose2d.uv, pose2d.confidence, labels.joints[valid], camera, labels.uv[valid],
+                    detector_family)
 
 
 def synthetic_split(data_dir: str | Path, view: str, split: str, n_frames: int, seed: int,
-                    workers: int = 1, progress: bool = True) -> FrameSet:
-    """A generated split, cached as ITOP files in ``data_dir``; regenerated if the cache is smaller or differs."""
+                    workers: int = 1, progress: bool = True, detector: str = "random") -> FrameSet:
+    """A generated split, cached as ITOP files in ``data_dir``; regenerated if the cache is smaller or
+    differs. Training data comes from the randomised detector family by default: a module trained on
+    one detector's errors learns that detector, and is worse than the baseline on others."""
     from .synth.generate import GENERATOR_VERSION, split_prefix, write_split
 
     data_dir = Path(data_dir)
     prefix = split_prefix(data_dir, view, split)
     meta_path = prefix.with_name(prefix.name + "_subjects.json")
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    stale = meta.get("seed") != seed or meta.get("version") != GENERATOR_VERSION
+    stale = (meta.get("seed") != seed or meta.get("version") != GENERATOR_VERSION
+             or meta.get("detector") != detector)
     if stale or meta.get("n_frames", 0) < n_frames:
-        write_split(data_dir, view, split, n_frames, seed, workers=workers, progress=progress)
-    return load_itop_frames(prefix, n_frames)
+        write_split(data_dir, view, split, n_frames, seed, detector_profile=detector, workers=workers,
+                    progress=progress)
+    return load_itop_frames(prefix, n_frames, detector_family=detector)
 
 
 @dataclass
