@@ -34,11 +34,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_ablation)
     from ..ros.bench_node import add_node_bench_parser
     from .bag import add_bench_parser
+    from .bench_detectors import add_detectors_parser
     from .bench_soak import add_soak_bench_parser
     add_bench_parser(kinds)
     add_node_bench_parser(kinds)
     add_soak_bench_parser(kinds)
     add_bench_models_parser(kinds)
+    add_detectors_parser(kinds)
 
 
 def _common(p: argparse.ArgumentParser, default_json: Path) -> None:
