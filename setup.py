@@ -36,6 +36,7 @@ setup(
         "matplotlib",
         "torch",
         "rosbags",
+        "scikit-learn",
     ],
     entry_points={"console_scripts": ["refinet = refinet_ros.cli:main"]},
     zip_safe=False,
