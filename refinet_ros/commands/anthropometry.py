@@ -15,6 +15,7 @@ from ..core.anthropometry_regression import (
     cached_joints, evaluate_model, fit, format_table, markdown_table, source_key,
 )
 from ..core.pipeline import Pipeline, parse_stages, stages_label
+from ..core.views import VIEWS
 
 DEFAULT_CACHE = Path("data/anthropometry")
 DEFAULT_JSON = Path("bench/anthropometry.json")
@@ -47,7 +48,7 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stages", default="A,B,C", help="refinement stages of the 'refined' source, or 'none'")
-    p.add_argument("--view", choices=("side", "top"), default="side")
+    p.add_argument("--view", choices=VIEWS, default="side")
     p.add_argument("--weights-dir", type=Path, help="folder of {view}_{A,B,C}.pt (default: the shipped weights)")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where generated joints and models are kept")
     p.add_argument("--train-seeds", type=_seeds, default=TRAIN_SEEDS, help="seeds whose train-split people train")

@@ -12,8 +12,9 @@ from ..core.layouts import LAYOUTS
 from ..core.metrics import format_table
 from ..core.pipeline import parse_stages, stages_label
 from ..core.synth.detector import DEFAULT_PROFILE, PROFILES
-from ..core.synth.generate import SPLITS, VIEWS
+from ..core.synth.generate import SPLITS
 from ..core.train_cli import add_int8_flag
+from ..core.views import VIEWS
 from .evaluate import build_pipeline, resolve_view
 
 

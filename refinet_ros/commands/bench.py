@@ -9,9 +9,9 @@ from ..core.evaluation import evaluate_files
 from ..core.metrics import format_table
 from ..core.pipeline import Pipeline, parse_stages, stages_label
 from ..core.train_cli import add_bench_models_parser, add_int8_flag
+from ..core.views import VIEWS
 from .synthetic import BENCH_FRAMES, BENCH_SEED, DEFAULT_DATA_DIR, cached_test_set
 
-VIEWS = ("side", "top")
 #: The paper's ablation rows.
 ABLATION_ROWS = ("none", "A", "B", "C", "A,B", "A,B,C")
 #: A small fixed set (same seed) re-evaluated by the tests against the numbers recorded here.

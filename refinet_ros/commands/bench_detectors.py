@@ -31,6 +31,7 @@ from ..core.leave_out import family_source, leaked, training_families
 from ..core.metrics import evaluate
 from ..core.pipeline import STAGE_ORDER, Pipeline, Stage
 from ..core.synth.detector import DEFAULT_PROFILE, EVAL_FAMILIES, PROFILES, RANDOM_FAMILY
+from ..core.views import VIEWS
 from .synthetic import BENCH_SEED, DEFAULT_DATA_DIR, cached_test_set
 
 DEFAULT_JSON = Path("bench/detectors.json")
@@ -42,7 +43,6 @@ ROWS = ("baseline", "A", "B", "C", "A+B", "A+B+C")
 SINGLE_STAGES = ("A", "B", "C")
 METRIC_KEYS = ("mAP", "mAP_5cm", "mDE_cm", "upper_mAP", "lower_mAP", "missing_rate", "n_frames")
 BATCH_SIZE = 256
-VIEWS = ("side", "top")
 
 
 def add_detectors_parser(kinds: argparse._SubParsersAction) -> None:

@@ -36,6 +36,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..core.views import VIEWS
+
 DEFAULT_JSON = Path("bench/soak.json")
 #: Longest wait for refine_node to start and subscribe (importing torch and loading A,B,C is slow on 2 cores).
 STARTUP_TIMEOUT_S = 120.0
@@ -60,7 +62,7 @@ def add_soak_bench_parser(kinds: argparse._SubParsersAction) -> argparse.Argumen
     length.add_argument("--seconds", type=float, help="soak duration in seconds (instead of --minutes)")
     p.add_argument("--rate", type=float, default=30.0, help="input frame rate (Hz)")
     p.add_argument("--stages", default="A,B,C", help="refinement stages, e.g. A,B,C or none")
-    p.add_argument("--view", choices=("side", "top"), default="side")
+    p.add_argument("--view", choices=VIEWS, default="side")
     p.add_argument("--device", help="torch device (default: the config's)")
     p.add_argument("--weights-dir", help="folder of {view}_{A,B,C}.pt (default: the config's)")
     p.add_argument("--int8", action="store_true", help="int8 Linear layers (CPU)")

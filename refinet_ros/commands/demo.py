@@ -14,12 +14,12 @@ from pathlib import Path
 from ..core.evaluation import evaluate_files
 from ..core.metrics import format_table
 from ..core.pipeline import Pipeline, parse_stages, stages_label
+from ..core.views import VIEWS
 from .evaluate import build_pipeline, save_preview
 from .synthetic import cached_test_set
 
 DEMO_FRAMES = 300
 DEMO_SEED = 7
-VIEWS = ("side", "top")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

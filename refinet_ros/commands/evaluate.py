@@ -12,6 +12,7 @@ from ..core.itop import DepthFile, infer_view
 from ..core.metrics import format_table
 from ..core.pipeline import Pipeline, parse_stages, stages_label
 from ..core.train_cli import add_int8_flag
+from ..core.views import VIEWS
 from ..core.viz import save_report
 
 N_PREVIEW_FRAMES = 4
@@ -28,7 +29,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         if name == "eval":
             p.add_argument("--stages", default="none", help="subset of A,B,C (e.g. A,B) or 'none' for the baseline")
             add_int8_flag(p)
-        p.add_argument("--view", choices=("side", "top"), help="which weights to use; default: from the file name")
+        p.add_argument("--view", choices=VIEWS, help="which weights to use; default: from the file name")
         p.add_argument("--json", type=Path, help="write the metrics as JSON here")
         p.add_argument("--png", type=Path, help="write frames + per-joint error chart here "
                                                 "(default: next to --json, else none)")

@@ -20,9 +20,9 @@ import numpy as np
 from .camera import itop_to_optical
 from .depth import from_itop_depth, to_itop_depth
 from .joints import NUM_JOINTS
+from .views import VIEWS
 
-VIEWS = ("side", "top")
-_VIEW_RE = re.compile(r"ITOP_(side|top)_", re.IGNORECASE)
+_VIEW_RE = re.compile(rf"ITOP_({'|'.join(VIEWS)})_", re.IGNORECASE)
 #: A median depth beyond this many "metres" is millimetres (ITOP's Xtion reads to ~8 m).
 MAX_PLAUSIBLE_M = 20.0
 #: Frames of a depth file whose readings are checked for the unit when it is opened.

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from .pipeline import parse_stages
+from .views import check_view
 
 if TYPE_CHECKING:
     from .models.common import TorchStage
@@ -47,6 +48,5 @@ def load_stage(name: str, view: str, weights_dir: Path | None = None, device: st
 def build_stages(names: Sequence[str], view: str, weights_dir: Path | None = None,
                  device: str = "cpu", int8: bool = False) -> list[TorchStage]:
     """Stages in A -> B -> C order for the given view, whatever order `names` lists them in."""
-    if view not in ("side", "top"):
-        raise ValueError(f"unknown view {view!r}; expected 'side' or 'top'")
+    check_view(view)
     return [load_stage(name, view, weights_dir, device, int8) for name in parse_stages(names)]

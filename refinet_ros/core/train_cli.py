@@ -9,9 +9,9 @@ import argparse
 from pathlib import Path
 
 from .stages import DEFAULT_WEIGHTS_DIR
+from .views import VIEWS
 
 MODULES = ("A", "B", "C")
-VIEWS = ("side", "top")
 
 
 def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

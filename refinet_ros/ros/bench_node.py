@@ -10,6 +10,8 @@ import argparse
 import json
 from pathlib import Path
 
+from ..core.views import VIEWS
+
 DEFAULT_JSON = Path("bench/node.json")
 TARGET_P95_MS = 33.0
 
@@ -20,7 +22,7 @@ def add_node_bench_parser(kinds: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument("--duration", type=float, default=60.0, help="seconds of 30 Hz input")
     p.add_argument("--rate", type=float, default=30.0, help="input frame rate (Hz)")
     p.add_argument("--stages", default="A,B,C", help="refinement stages, e.g. A,B,C or none")
-    p.add_argument("--view", choices=("side", "top"), default="side")
+    p.add_argument("--view", choices=VIEWS, default="side")
     p.add_argument("--device", help="torch device (default: the config's)")
     p.add_argument("--weights-dir", help="folder of {view}_{A,B,C}.pt (default: the config's)")
     p.add_argument("--json", type=Path, default=DEFAULT_JSON)

@@ -14,10 +14,10 @@ simulated 2D detector, and writes the real ITOP file layout. Modules, one job ea
 """
 from .detector import PROFILES, DetectorProfile
 from .generate import (
-    SPLITS, SUBJECTS, VIEWS, ClipSpec, SynthSet, add_generate_parser, generate_clip, generate_split, iter_clips,
+    SPLITS, SUBJECTS, ClipSpec, SynthSet, add_generate_parser, generate_clip, generate_split, iter_clips,
     plan_clips, run_generate, subject_dims, write_split,
 )
 
-__all__ = ["PROFILES", "DetectorProfile", "SPLITS", "SUBJECTS", "VIEWS", "ClipSpec", "SynthSet",
+__all__ = ["PROFILES", "DetectorProfile", "SPLITS", "SUBJECTS", "ClipSpec", "SynthSet",
            "add_generate_parser", "generate_clip", "generate_split", "iter_clips", "plan_clips", "run_generate",
            "subject_dims", "write_split"]

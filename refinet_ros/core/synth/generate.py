@@ -26,6 +26,7 @@ import numpy as np
 from ..camera import PinholeCamera, itop_to_optical
 from ..depth import to_itop_depth
 from ..joints import HEAD, NECK, NUM_JOINTS, TORSO
+from ..views import VIEWS, check_view
 from .body import BodyDims, build_primitives, forward_kinematics, joint_radius, sample_body
 from .detector import DEFAULT_PROFILE, PROFILES, RANDOM_FAMILY, DetectorProfile, get_profile, random_profile, simulate_clip
 from .motion import ACTIONS, FPS, sample_motion
@@ -33,7 +34,6 @@ from .render import _rays, render_background, render_body
 from .scene import sample_side, sample_top
 from .sensor import apply_sensor, sample_sensor
 
-VIEWS = ("side", "top")
 SPLITS = ("train", "test")
 #: ITOP-like subject ids per split: disjoint, two digits.
 SUBJECTS: dict[str, tuple[int, ...]] = {"test": tuple(range(0, 4)), "train": tuple(range(4, 20))}
@@ -61,8 +61,7 @@ def family_name(detector: DetectorProfile | str) -> str:
 
 
 def _check(view: str, split: str) -> None:
-    if view not in VIEWS:
-        raise ValueError(f"unknown view {view!r}; expected one of {VIEWS}")
+    check_view(view)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
 
@@ -454,5 +453,5 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["ACTIONS", "PROFILES", "SUBJECTS", "SynthSet", "ClipSpec", "VIEWS", "SPLITS", "add_generate_parser",
+__all__ = ["ACTIONS", "PROFILES", "SUBJECTS", "SynthSet", "ClipSpec", "SPLITS", "add_generate_parser",
            "generate_clip", "generate_split", "iter_clips", "plan_clips", "run_generate", "subject_dims", "write_split"]
