@@ -21,7 +21,7 @@ from refinet_ros.core.evaluation import evaluate_files
 from refinet_ros.core.models import MODELS
 from refinet_ros.core.models.common import save_weights
 from refinet_ros.core.pipeline import Pipeline
-from refinet_ros.core.stages import build_stages, weights_path
+from refinet_ros.core.weights import build_stages, weights_path
 from refinet_ros.core.synth.generate import write_split
 from refinet_ros.message_codec import joints_from_msg
 

@@ -8,7 +8,7 @@ import pytest
 from refinet_ros.cli import main
 from refinet_ros.commands.bench_detectors import LABELS, ROWS, chained_rows, parse_families
 from refinet_ros.core.leave_out import LEGACY_FAMILIES, family_source, held_out, leaked, training_families
-from refinet_ros.core.stages import DEFAULT_WEIGHTS_DIR
+from refinet_ros.core.weights import DEFAULT_WEIGHTS_DIR
 
 FRAMES = 30
 
@@ -82,7 +82,7 @@ def test_chained_rows_are_the_independent_pipelines(tmp_path):
     from refinet_ros.core.models import MODELS
     from refinet_ros.core.models.common import save_weights
     from refinet_ros.core.pipeline import Pipeline, parse_stages
-    from refinet_ros.core.stages import build_stages, load_stage
+    from refinet_ros.core.weights import build_stages, load_stage
     torch.manual_seed(0)
     for name, build in MODELS.items():
         model = build()

@@ -7,7 +7,7 @@ import torch
 from refinet_ros.core.leave_out import leaked, training_families
 from refinet_ros.core.metrics import evaluate
 from refinet_ros.core.pipeline import Pipeline
-from refinet_ros.core.stages import load_stage
+from refinet_ros.core.weights import load_stage
 from refinet_ros.core.synth.detector import EVAL_FAMILIES, RANDOM_FAMILY
 from refinet_ros.core.synth.generate import generate_split
 from refinet_ros.core.training import train_module

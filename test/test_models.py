@@ -22,7 +22,7 @@ from refinet_ros.core.models import MODELS, STAGES, common
 from refinet_ros.core.models.common import fold_batchnorm, load_weights, save_weights, zero_last_layer
 from refinet_ros.core.models.skeleton_refiner import mirror_points, mirrored, skeleton_inputs
 from refinet_ros.core.pipeline import Pipeline
-from refinet_ros.core.stages import build_stages, load_stage
+from refinet_ros.core.weights import build_stages, load_stage
 from refinet_ros.core.training import fit_step, train_module
 from refinet_ros.core.training_batches import BATCHES
 from refinet_ros.core.training_data import SOURCES, FrameSet, build_bank

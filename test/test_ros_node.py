@@ -195,7 +195,7 @@ def test_skeletons_carry_the_input_stamp_frame_and_offline_numbers(driver, seq):
 def test_refinement_stages_from_config_match_the_offline_pipeline(driver, seq, tmp_path):
     from refinet_ros.core.models import MODELS
     from refinet_ros.core.models.common import save_weights
-    from refinet_ros.core.stages import build_stages
+    from refinet_ros.core.weights import build_stages
     for name, model in MODELS.items():               # untrained weights: the numbers, not their quality
         save_weights(tmp_path / f"side_{name}.pt", name, model(), preset=0)
     d = driver(stages="A,B,C", weights_dir=str(tmp_path))

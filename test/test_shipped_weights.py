@@ -44,7 +44,7 @@ def test_int8_costs_under_two_points(view, smoke_data):
 def test_shipped_weights_are_small_fp16_files():
     from refinet_ros.core.models import MODELS
     from refinet_ros.core.models.common import load_weights
-    from refinet_ros.core.stages import DEFAULT_WEIGHTS_DIR
+    from refinet_ros.core.weights import DEFAULT_WEIGHTS_DIR
 
     files = sorted(DEFAULT_WEIGHTS_DIR.glob("*.pt"))
     assert {f.name for f in files} == {f"{v}_{m}.pt" for v in ("side", "top") for m in "ABC"}

@@ -14,7 +14,7 @@ import torch
 from ..core.models import MODELS
 from ..core.models.common import save_weights
 from ..core.pipeline import Pipeline, stages_label
-from ..core.stages import DEFAULT_WEIGHTS_DIR, build_stages, weights_path
+from ..core.weights import DEFAULT_WEIGHTS_DIR, build_stages, weights_path
 from .convert import synth_to_bag
 from .refine import refine_bag
 

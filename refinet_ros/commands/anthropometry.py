@@ -62,7 +62,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _sources(args: argparse.Namespace) -> dict[str, tuple[str, object]]:
     """label -> (cache key, pipeline factory) for the baseline and the requested stages."""
-    from ..core.stages import DEFAULT_WEIGHTS_DIR, build_stages, weights_path
+    from ..core.weights import DEFAULT_WEIGHTS_DIR, build_stages, weights_path
     stages = parse_stages(args.stages)
     out = {"baseline": ("baseline", Pipeline)}
     if stages:

@@ -78,7 +78,7 @@ def ablation_rows(view: str, paths: dict[str, Path], rows: tuple[str, ...] = ABL
                   weights: Path | None = None, progress: bool = True, keypoints: str = "detector",
                   int8: bool = False) -> list[dict]:
     """One summary row per stage subset, with the mAP change against the first (baseline) row."""
-    from ..core.stages import build_stages
+    from ..core.weights import build_stages
     pose2d = paths["pose2d"] if keypoints == "detector" else None
     out = []
     for row in rows:

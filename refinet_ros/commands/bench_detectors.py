@@ -149,7 +149,7 @@ def held_out_check(family: str, records: Mapping[str, Mapping | None]) -> dict:
 def read_records(weights_dir: Path | None, view: str) -> tuple[dict[str, dict | None], dict[str, dict]]:
     """({model: its JSON record or None}, {model: training families, their source and the record path})
     for the view's A, B and C weights."""
-    from ..core.stages import DEFAULT_WEIGHTS_DIR, weights_path
+    from ..core.weights import DEFAULT_WEIGHTS_DIR, weights_path
     records, info = {}, {}
     for name in STAGE_ORDER:
         path = weights_path(weights_dir or DEFAULT_WEIGHTS_DIR, view, name).with_suffix(".json")
@@ -241,7 +241,7 @@ def _command(args: argparse.Namespace) -> str:
 
 # --------------------------------------------------------------------------- command
 def run_detectors(args: argparse.Namespace) -> int:
-    from ..core.stages import load_stage
+    from ..core.weights import load_stage
     from .bench import write_json
     views = (args.view,) if args.view else VIEWS
     detectors = [f for f in args.families if f != LABELS]

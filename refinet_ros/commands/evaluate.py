@@ -62,7 +62,7 @@ def build_pipeline(stages: tuple[str, ...], view: str | None, paths: tuple[Path,
     if not stages:
         return Pipeline()
     view = resolve_view(view, *paths)
-    from ..core.stages import build_stages  # torch is imported only when a model runs
+    from ..core.weights import build_stages  # torch is imported only when a model runs
     return Pipeline(build_stages(stages, view, int8=int8))
 
 

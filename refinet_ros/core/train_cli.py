@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .stages import DEFAULT_WEIGHTS_DIR
+from .weights import DEFAULT_WEIGHTS_DIR
 from .views import VIEWS
 
 MODULES = ("A", "B", "C")

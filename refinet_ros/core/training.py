@@ -25,7 +25,7 @@ from .metrics import evaluate
 from .models import MODELS, STAGES
 from .models.common import DEFAULT_PRESET, count_params, save_weights
 from .pipeline import Stage
-from .stages import DEFAULT_WEIGHTS_DIR, load_stage, weights_path
+from .weights import DEFAULT_WEIGHTS_DIR, load_stage, weights_path
 from .training_batches import AUGMENT, BATCHES, Batch
 from .training_data import FrameSet, StateBank, build_bank, synthetic_split, upstream_subsets
 

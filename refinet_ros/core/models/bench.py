@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..pipeline import Pipeline
-from ..stages import DEFAULT_WEIGHTS_DIR, build_stages, weights_path
+from ..weights import DEFAULT_WEIGHTS_DIR, build_stages, weights_path
 from . import MODELS, STAGES
 from .common import TorchStage, quantize_linear
 

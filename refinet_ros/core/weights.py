@@ -1,0 +1,52 @@
+"""Build the refinement stages of a pipeline from the shipped weights files.
+
+Weights are per view (``{view}_{A|B|C}.pt``): the side and top views see bodies so differently
+(occlusion of the legs from above) that the reference trains one set per view.
+torch is imported only when a stage is loaded, so the CLI stays quick for the baseline.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from .pipeline import parse_stages
+from .views import check_view
+
+if TYPE_CHECKING:
+    from .models.common import TorchStage
+
+#: Weights shipped with the package (refinet_ros/data/weights).
+DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "data" / "weights"
+
+
+def weights_path(weights_dir: Path, view: str, name: str) -> Path:
+    return Path(weights_dir) / f"{view}_{name}.pt"
+
+
+def load_stage(name: str, view: str, weights_dir: Path | None = None, device: str = "cpu",
+               int8: bool = False) -> TorchStage:
+    """One stage from ``{weights_dir}/{view}_{name}.pt``; a missing file is a clear error.
+    `int8` runs the stage's Linear layers in int8 (CPU only)."""
+    from .models import MODELS, STAGES
+    from .models.common import fold_batchnorm, load_weights, quantize_linear
+
+    path = weights_path(weights_dir or DEFAULT_WEIGHTS_DIR, view, name)
+    if not path.is_file():
+        raise FileNotFoundError(f"no weights for stage {name} ({view} view): {path} does not exist; "
+                                f"train them with `refinet train --module {name} --view {view} --out {path.parent}`")
+    loaded, model, _ = load_weights(path, MODELS)
+    if loaded != name:
+        raise ValueError(f"{path}: holds module {loaded}, expected {name}")
+    model = fold_batchnorm(model)
+    if int8:
+        if not str(device).startswith("cpu"):
+            raise ValueError(f"int8 inference is a CPU option; device is {device!r}")
+        model = quantize_linear(model)
+    return STAGES[name](model, device)
+
+
+def build_stages(names: Sequence[str], view: str, weights_dir: Path | None = None,
+                 device: str = "cpu", int8: bool = False) -> list[TorchStage]:
+    """Stages in A -> B -> C order for the given view, whatever order `names` lists them in."""
+    check_view(view)
+    return [load_stage(name, view, weights_dir, device, int8) for name in parse_stages(names)]
