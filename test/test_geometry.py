@@ -30,6 +30,15 @@ def test_invalid_intrinsics_rejected():
         PinholeCamera.from_k(np.zeros(9), 320, 240)
 
 
+def test_camera_for_an_image_size_is_the_scaled_itop_camera_or_the_given_intrinsics():
+    assert PinholeCamera.for_image((240, 320)) == PinholeCamera.itop()
+    assert PinholeCamera.for_image((480, 640)) == PinholeCamera.itop().scaled(2.0)
+    assert PinholeCamera.for_image((480, 640), (500.0, 510.0, 319.5, 239.5)) == PinholeCamera(
+        500.0, 510.0, 319.5, 239.5, 640, 480)
+    with pytest.raises(ValueError, match="not ITOP's 4:3"):
+        PinholeCamera.for_image((480, 848))
+
+
 def test_project_backproject_round_trip():
     rng = np.random.default_rng(0)
     cam = PinholeCamera(525.0, 520.0, 310.0, 245.0, 640, 480)

@@ -14,7 +14,6 @@ from rosbags.rosbag2 import Writer
 from tqdm import tqdm
 
 from ..core.camera import PinholeCamera
-from ..core.evaluation import camera_for
 from ..core.itop import DepthFile, ItopFormatError, check_pair, read_labels, read_pose2d
 from ..core.joints import NUM_JOINTS
 from ..core.synth.generate import iter_clips
@@ -93,7 +92,7 @@ def itop_to_bag(depth_path: Path, labels_path: Path, out: Path, view: str, pose2
     meta = {L.META_VIEW: view, L.META_SOURCE: f"itop:{Path(labels_path).name}"}
     with DepthFile(depth_path) as depth, new_bag(out, storage, meta) as writer:
         check_pair(depth, labels, labels_path)
-        rec = Recording(writer, camera_for(depth.shape, None), encoding)
+        rec = Recording(writer, PinholeCamera.for_image(depth.shape), encoding)
         for pos, frames in tqdm(depth.batches(np.arange(len(labels)), BATCH), desc="bag from-itop", unit="batch",
                                 total=-(-len(labels) // BATCH), disable=not progress):
             for p, frame in zip(pos, frames):

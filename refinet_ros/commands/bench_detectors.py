@@ -25,7 +25,7 @@ from typing import Mapping
 import numpy as np
 from tqdm import tqdm
 
-from ..core.evaluation import camera_for
+from ..core.camera import PinholeCamera
 from ..core.itop import DepthFile, ItopLabels, Pose2D, check_pair, read_labels, read_pose2d
 from ..core.leave_out import family_source, leaked, training_families
 from ..core.metrics import evaluate
@@ -100,7 +100,7 @@ def score_family(stages: Mapping[str, Stage], depth_path: Path, labels_path: Pat
         valid = labels.subset(valid_idx)
         pose2d = (read_pose2d(pose2d_path, valid.ids) if pose2d_path is not None
                   else Pose2D(valid.uv.copy(), np.ones(valid.uv.shape[:2])))
-        camera = camera_for(depth.shape, None)
+        camera = PinholeCamera.for_image(depth.shape)
         pred = {row: np.full(valid.joints.shape, np.nan) for row in ROWS}
         with tqdm(total=len(valid_idx), desc=desc, unit="frame", disable=not progress) as bar:
             for pos, frames in depth.batches(valid_idx, batch_size):

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.evaluation import EvalRun, camera_for, evaluate_files
+from ..core.camera import PinholeCamera
+from ..core.evaluation import EvalRun, evaluate_files
 from ..core.itop import DepthFile, infer_view
 from ..core.metrics import format_table
 from ..core.pipeline import Pipeline, parse_stages, stages_label
@@ -95,7 +96,7 @@ def save_preview(path: Path, depth_path: Path, run_: EvalRun, label: str,
     with DepthFile(depth_path) as depth:
         frame_index = np.flatnonzero(np.isin(depth.ids, run_.labels.ids[pick]))
         frames = depth.read(frame_index)
-        camera = camera_for(depth.shape, intrinsics)
+        camera = PinholeCamera.for_image(depth.shape, intrinsics)
     return save_report(path, frames, run_.labels.joints[pick], run_.pred[pick], camera,
                        [str(i) for i in run_.labels.ids[pick]], {**(compare or {}), label: run_.result},
                        f"{label}: mAP@10cm {run_.result['mAP']:.3f}, mDE {run_.result['mDE_cm']:.1f} cm")

@@ -43,6 +43,20 @@ class PinholeCamera:
         """The ITOP dataset's Xtion camera."""
         return cls(ITOP_FOCAL, ITOP_FOCAL, ITOP_WIDTH / 2, ITOP_HEIGHT / 2, ITOP_WIDTH, ITOP_HEIGHT)
 
+    @classmethod
+    def for_image(cls, shape: tuple[int, int],
+                  intrinsics: tuple[float, float, float, float] | None = None) -> "PinholeCamera":
+        """The camera of (H, W) depth images: the explicit (fx, fy, cx, cy), else the ITOP Xtion camera
+        scaled to that resolution (files carry no intrinsics, and ITOP's are the only ones implied)."""
+        h, w = shape
+        if intrinsics is not None:
+            fx, fy, cx, cy = intrinsics
+            return cls(fx, fy, cx, cy, w, h)
+        itop = cls.itop()
+        if abs(w / itop.width - h / itop.height) > 1e-6:
+            raise ValueError(f"depth frames are {w}x{h}, not ITOP's 4:3; pass the camera intrinsics explicitly")
+        return itop if w == itop.width else itop.scaled(w / itop.width)
+
     @property
     def k(self) -> np.ndarray:
         return np.array([[self.fx, 0, self.cx], [0, self.fy, self.cy], [0, 0, 1]], dtype=np.float64)

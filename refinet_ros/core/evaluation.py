@@ -27,18 +27,6 @@ class EvalRun:
     pred: np.ndarray       # (N, 15, 3) optical frame
 
 
-def camera_for(shape: tuple[int, int], intrinsics: tuple[float, float, float, float] | None) -> PinholeCamera:
-    """Explicit intrinsics, else the ITOP Xtion camera scaled to the file's resolution."""
-    h, w = shape
-    if intrinsics is not None:
-        fx, fy, cx, cy = intrinsics
-        return PinholeCamera(fx, fy, cx, cy, w, h)
-    itop = PinholeCamera.itop()
-    if abs(w / itop.width - h / itop.height) > 1e-6:
-        raise ValueError(f"depth frames are {w}x{h}, not ITOP's 4:3; pass the camera intrinsics explicitly")
-    return itop if w == itop.width else itop.scaled(w / itop.width)
-
-
 def evaluate_files(depth_path: str | Path, labels_path: str | Path, pipeline: Pipeline,
                    pose2d_path: str | Path | None = None,
                    intrinsics: tuple[float, float, float, float] | None = None,
@@ -56,7 +44,7 @@ def evaluate_files(depth_path: str | Path, labels_path: str | Path, pipeline: Pi
         valid = labels.subset(valid_idx)
         pose2d = (read_pose2d(pose2d_path, valid.ids) if pose2d_path is not None
                   else Pose2D(valid.uv.copy(), np.ones(valid.uv.shape[:2])))
-        camera = camera_for(depth.shape, intrinsics)
+        camera = PinholeCamera.for_image(depth.shape, intrinsics)
         pred = np.full(valid.joints.shape, np.nan)
         bar = tqdm(total=len(valid_idx), desc=f"eval {stages_label(pipeline.names)}", unit="frame", disable=not progress)
         for pos, frames in depth.batches(valid_idx, batch_size):

@@ -19,7 +19,6 @@ import numpy as np
 from tqdm import tqdm
 
 from .camera import PinholeCamera
-from .evaluation import camera_for
 from .itop import DepthFile, check_pair, read_labels, read_pose2d
 from .pipeline import Pipeline, Stage
 from .pose import PoseState
@@ -92,7 +91,7 @@ def load_itop_frames(prefix: str | Path, n_frames: int | None = None, camera: Pi
         frames = np.empty((len(valid), *depth.shape), dtype=np.float16)   # float32 would double the peak
         for pos, chunk in depth.batches(valid, 1024):
             frames[pos] = chunk
-        camera = camera or camera_for(depth.shape, None)
+        camera = camera or PinholeCamera.for_image(depth.shape)
     return FrameSet(frames, pose2d.uv, pose2d.confidence, labels.joints[valid], camera, labels.uv[valid],
                     detector_family)
 
