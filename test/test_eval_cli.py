@@ -92,12 +92,12 @@ def test_text_in_a_number_dataset_is_one_clear_error(plane_pair, capsys):
     assert f"{labels_path}: key 'is_valid' holds text" in capsys.readouterr().err
 
 
-def test_stages_need_a_view_when_the_name_has_none(plane_pair, tmp_path):
+def test_stages_need_a_view_when_the_name_has_none(plane_pair, tmp_path, capsys):
     depth_path, labels_path, _ = plane_pair
     renamed = tmp_path / "recording_labels.h5"
     renamed.write_bytes(labels_path.read_bytes())
-    with pytest.raises(SystemExit, match="cannot infer the view"):
-        main(["eval", "--depth", str(tmp_path / "x.h5"), "--labels", str(renamed), "--stages", "B"])
+    assert main(["eval", "--depth", str(tmp_path / "x.h5"), "--labels", str(renamed), "--stages", "B"]) == 2
+    assert "refinet eval: error: cannot infer the view (side/top) from" in capsys.readouterr().err
 
 
 def test_bench_baseline_writes_its_table(tmp_path):

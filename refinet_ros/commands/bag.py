@@ -15,7 +15,7 @@ from ..core.synth.detector import DEFAULT_PROFILE, PROFILES
 from ..core.synth.generate import SPLITS
 from ..core.train_cli import add_int8_flag
 from ..core.views import VIEWS
-from .evaluate import build_pipeline, resolve_view
+from ..core.weights import build_pipeline, resolve_view
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -10,6 +10,7 @@ from ..core.metrics import format_table
 from ..core.pipeline import Pipeline, parse_stages, stages_label
 from ..core.train_cli import add_bench_models_parser, add_int8_flag
 from ..core.views import VIEWS
+from ..core.weights import build_pipeline
 from .synthetic import BENCH_FRAMES, BENCH_SEED, DEFAULT_DATA_DIR, cached_test_set
 
 #: The paper's ablation rows.
@@ -78,12 +79,11 @@ def ablation_rows(view: str, paths: dict[str, Path], rows: tuple[str, ...] = ABL
                   weights: Path | None = None, progress: bool = True, keypoints: str = "detector",
                   int8: bool = False) -> list[dict]:
     """One summary row per stage subset, with the mAP change against the first (baseline) row."""
-    from ..core.weights import build_stages
     pose2d = paths["pose2d"] if keypoints == "detector" else None
     out = []
     for row in rows:
         stages = parse_stages(row)
-        pipeline = Pipeline(build_stages(stages, view, weights, int8=int8))
+        pipeline = build_pipeline(stages, view, int8=int8, weights_dir=weights)
         result = evaluate_files(paths["depth_map"], paths["labels"], pipeline, pose2d, progress=progress)
         out.append({"name": stages_label(stages), **{k: result.result[k] for k in SUMMARY_KEYS},
                     "per_joint": result.result["per_joint"]})

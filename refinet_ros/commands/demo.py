@@ -15,7 +15,8 @@ from ..core.evaluation import evaluate_files
 from ..core.metrics import format_table
 from ..core.pipeline import Pipeline, parse_stages, stages_label
 from ..core.views import VIEWS
-from .evaluate import build_pipeline, save_preview
+from ..core.weights import build_pipeline
+from .evaluate import save_preview
 from .synthetic import cached_test_set
 
 DEMO_FRAMES = 300
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     for view in VIEWS:
         paths = cached_test_set(view, args.frames, DEMO_SEED, args.out / "data")
         base = evaluate_files(paths["depth_map"], paths["labels"], Pipeline(), paths["pose2d"])
-        refined = evaluate_files(paths["depth_map"], paths["labels"], build_pipeline(stages, view, ()),
+        refined = evaluate_files(paths["depth_map"], paths["labels"], build_pipeline(stages, view),
                                  paths["pose2d"]) if stages else base
         print(format_table(base.result, f"\n== {view} view: baseline lifting of simulated detections =="))
         if stages:

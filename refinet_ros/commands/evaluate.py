@@ -9,12 +9,13 @@ import numpy as np
 
 from ..core.camera import PinholeCamera
 from ..core.evaluation import EvalRun, evaluate_files
-from ..core.itop import DepthFile, infer_view
+from ..core.itop import DepthFile
 from ..core.metrics import format_table
-from ..core.pipeline import Pipeline, parse_stages, stages_label
+from ..core.pipeline import parse_stages, stages_label
 from ..core.train_cli import add_int8_flag
 from ..core.views import VIEWS
 from ..core.viz import save_report
+from ..core.weights import build_pipeline
 
 N_PREVIEW_FRAMES = 4
 
@@ -45,26 +46,6 @@ def _intrinsics(text: str) -> tuple[float, float, float, float]:
     if len(values) != 4:
         raise argparse.ArgumentTypeError("expected fx,fy,cx,cy")
     return tuple(values)  # type: ignore[return-value]
-
-
-def resolve_view(view: str | None, *paths: Path) -> str:
-    """The explicit view, else the one the ITOP file names agree on; a clear error otherwise."""
-    if view:
-        return view
-    inferred = {infer_view(p) for p in paths} - {None}
-    if len(inferred) != 1:
-        raise SystemExit(f"error: cannot infer the view (side/top) from {', '.join(str(p) for p in paths)}; "
-                         "pass --view side|top")
-    return inferred.pop()
-
-
-def build_pipeline(stages: tuple[str, ...], view: str | None, paths: tuple[Path, ...], int8: bool = False) -> Pipeline:
-    """The baseline needs no view; refinement stages load the view's weights."""
-    if not stages:
-        return Pipeline()
-    view = resolve_view(view, *paths)
-    from ..core.weights import build_stages  # torch is imported only when a model runs
-    return Pipeline(build_stages(stages, view, int8=int8))
 
 
 def run(args: argparse.Namespace) -> int:

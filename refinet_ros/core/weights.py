@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from .pipeline import parse_stages
+from .itop import infer_view
+from .pipeline import Pipeline, parse_stages
 from .views import check_view
 
 if TYPE_CHECKING:
@@ -50,3 +51,23 @@ def build_stages(names: Sequence[str], view: str, weights_dir: Path | None = Non
     """Stages in A -> B -> C order for the given view, whatever order `names` lists them in."""
     check_view(view)
     return [load_stage(name, view, weights_dir, device, int8) for name in parse_stages(names)]
+
+
+def resolve_view(view: str | None, *paths: Path) -> str:
+    """The explicit view, else the one the ITOP file names agree on; a ValueError naming the files otherwise."""
+    if view:
+        return check_view(view)
+    inferred = {infer_view(p) for p in paths} - {None}
+    if len(inferred) != 1:
+        raise ValueError(f"cannot infer the view (side/top) from {', '.join(str(p) for p in paths) or 'no file'}; "
+                         "pass --view side|top")
+    return inferred.pop()
+
+
+def build_pipeline(stages: Sequence[str], view: str | None, paths: Sequence[Path] = (), int8: bool = False,
+                   weights_dir: Path | None = None) -> Pipeline:
+    """The pipeline of `stages`: the baseline needs no view; refinement stages load the weights of the
+    view (given, or inferred from the ITOP names of `paths`)."""
+    if not parse_stages(stages):
+        return Pipeline()
+    return Pipeline(build_stages(stages, resolve_view(view, *paths), weights_dir, int8=int8))
