@@ -4,17 +4,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .commands import anthropometry, bag, bench, demo, evaluate
-from .core.train_cli import add_train_parser
+from .commands import anthropometry, bag, bench, demo, evaluate, generate, train
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="refinet", description="RefiNet 3D human-pose refinement from depth.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from .core.synth.generate import add_generate_parser
-    add_generate_parser(sub)
+    generate.add_parser(sub)
     evaluate.add_parsers(sub)
-    add_train_parser(sub)
+    train.add_parser(sub)
     bench.add_parser(sub)
     bag.add_parser(sub)
     anthropometry.add_parser(sub)

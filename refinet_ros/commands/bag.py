@@ -13,9 +13,9 @@ from ..core.metrics import format_table
 from ..core.pipeline import parse_stages, stages_label
 from ..core.synth.detector import DEFAULT_PROFILE, PROFILES
 from ..core.synth.generate import SPLITS
-from ..core.train_cli import add_int8_flag
 from ..core.views import VIEWS
 from ..core.weights import build_pipeline, resolve_view
+from .flags import add_int8_flag
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 from ..core.evaluation import evaluate_files
 from ..core.metrics import format_table
 from ..core.pipeline import Pipeline, parse_stages, stages_label
-from ..core.train_cli import add_bench_models_parser, add_int8_flag
 from ..core.views import VIEWS
 from ..core.weights import build_pipeline
+from .flags import add_int8_flag
 from .synthetic import BENCH_FRAMES, BENCH_SEED, DEFAULT_DATA_DIR, cached_test_set
 
 #: The paper's ablation rows.
@@ -36,11 +36,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from ..ros.bench_node import add_node_bench_parser
     from .bag import add_bench_parser
     from .bench_detectors import add_detectors_parser
+    from .bench_models import add_models_parser
     from .bench_soak import add_soak_bench_parser
     add_bench_parser(kinds)
     add_node_bench_parser(kinds)
     add_soak_bench_parser(kinds)
-    add_bench_models_parser(kinds)
+    add_models_parser(kinds)
     add_detectors_parser(kinds)
 
 

@@ -37,6 +37,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..core.views import VIEWS
+from .flags import add_int8_flag
 
 DEFAULT_JSON = Path("bench/soak.json")
 #: Longest wait for refine_node to start and subscribe (importing torch and loading A,B,C is slow on 2 cores).
@@ -65,7 +66,7 @@ def add_soak_bench_parser(kinds: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument("--view", choices=VIEWS, default="side")
     p.add_argument("--device", help="torch device (default: the config's)")
     p.add_argument("--weights-dir", help="folder of {view}_{A,B,C}.pt (default: the config's)")
-    p.add_argument("--int8", action="store_true", help="int8 Linear layers (CPU)")
+    add_int8_flag(p)
     p.add_argument("--param", action="append", default=[], metavar="NAME:=VALUE",
                    help="any other refine_node parameter (repeatable), e.g. publish_measurements:=true")
     p.add_argument("--bad-every", type=int, default=100, metavar="K",

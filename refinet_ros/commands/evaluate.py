@@ -12,10 +12,10 @@ from ..core.evaluation import EvalRun, evaluate_files
 from ..core.itop import DepthFile
 from ..core.metrics import format_table
 from ..core.pipeline import parse_stages, stages_label
-from ..core.train_cli import add_int8_flag
 from ..core.views import VIEWS
 from ..core.viz import save_report
 from ..core.weights import build_pipeline
+from .flags import add_int8_flag
 
 N_PREVIEW_FRAMES = 4
 

@@ -1,4 +1,4 @@
-"""Train one refinement module (A, B or C) for one view, and the ``refinet train`` command.
+"""Train one refinement module (A, B or C) for one view (``refinet train`` is commands/train.py).
 
 Chaining follows the reference: a later module learns on the outputs of the earlier ones. Since the
 ablation runs every stage subset (B alone and A+B, C alone and A+B+C...), a later module is trained
@@ -8,7 +8,6 @@ stopped by its time budget still ends at a low learning rate and writes its weig
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import platform
@@ -25,9 +24,9 @@ from .metrics import evaluate
 from .models import MODELS, STAGES
 from .models.common import DEFAULT_PRESET, count_params, save_weights
 from .pipeline import Stage
-from .weights import DEFAULT_WEIGHTS_DIR, load_stage, weights_path
+from .weights import DEFAULT_WEIGHTS_DIR, weights_path
 from .training_batches import AUGMENT, BATCHES, Batch
-from .training_data import FrameSet, StateBank, build_bank, synthetic_split, upstream_subsets
+from .training_data import FrameSet, StateBank, build_bank, upstream_subsets
 
 #: Defaults sized so that each module trains within ~30 min on a 2-core CPU (see the JSON records).
 DEFAULTS = {"A": {"epochs": 16, "batch": 64, "lr": 1e-3},
@@ -161,29 +160,3 @@ def train_module(module: str, view: str, data_train: FrameSet, data_val: FrameSe
                  preset=preset)
     out_path.with_suffix(".json").write_text(json.dumps(record, indent=2))
     return record
-
-
-# --------------------------------------------------------------------------- CLI handler
-def available_upstream(module: str, view: str, weights_dir: Path) -> list[Stage]:
-    """The earlier stages that already have weights in `weights_dir`."""
-    return [load_stage(n, view, weights_dir) for n in MODELS
-            if n < module and weights_path(weights_dir, view, n).is_file()]
-
-
-def run_train(args: argparse.Namespace) -> int:
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    progress = not args.no_progress
-    train = synthetic_split(args.data / f"train_seed{args.seed}", args.view, "train", args.frames, args.seed,
-                            args.workers, progress)
-    val = synthetic_split(args.data / f"val_seed{args.seed + 1}", args.view, "test", args.val_frames,
-                          args.seed + 1, args.workers, progress)
-    upstream = available_upstream(args.module, args.view, args.out)
-    missing = [n for n in MODELS if n < args.module and n not in {s.name for s in upstream}]
-    if missing:
-        print(f"note: no {', '.join(missing)} weights in {args.out}; training {args.module} without them upstream")
-    record = train_module(args.module, args.view, train, val, upstream, args.epochs, args.batch, args.lr, args.seed,
-                          args.device, weights_path(args.out, args.view, args.module), progress,
-                          args.max_minutes or None, dict(args.model), args.data / "checkpoints")
-    print(json.dumps({"weights": str(weights_path(args.out, args.view, args.module)), "val": record["val"]}, indent=1))
-    return 0

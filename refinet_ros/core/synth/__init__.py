@@ -10,14 +10,15 @@ simulated 2D detector, and writes the real ITOP file layout. Modules, one job ea
 * :mod:`.render` -- vectorised ray casting;
 * :mod:`.sensor` -- Kinect/Xtion noise, quantisation and missing data;
 * :mod:`.detector` -- simulated 2D detector profiles (clean, hrnet, openpose);
-* :mod:`.generate` -- orchestration, public API, file output and the CLI.
+* :mod:`.generate` -- orchestration, public API and file output.
+
+``refinet generate`` (refinet_ros/commands/generate.py) is the command line on top.
 """
 from .detector import PROFILES, DetectorProfile
 from .generate import (
-    SPLITS, SUBJECTS, ClipSpec, SynthSet, add_generate_parser, generate_clip, generate_split, iter_clips,
-    plan_clips, run_generate, subject_dims, write_split,
+    SPLITS, SUBJECTS, ClipSpec, SynthSet, generate_clip, generate_split, iter_clips, plan_clips, subject_dims,
+    write_split,
 )
 
-__all__ = ["PROFILES", "DetectorProfile", "SPLITS", "SUBJECTS", "ClipSpec", "SynthSet",
-           "add_generate_parser", "generate_clip", "generate_split", "iter_clips", "plan_clips", "run_generate",
-           "subject_dims", "write_split"]
+__all__ = ["PROFILES", "DetectorProfile", "SPLITS", "SUBJECTS", "ClipSpec", "SynthSet", "generate_clip",
+           "generate_split", "iter_clips", "plan_clips", "subject_dims", "write_split"]

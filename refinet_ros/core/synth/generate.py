@@ -1,4 +1,4 @@
-"""Synthetic ITOP-like data: orchestration, public API, file output and the CLI.
+"""Synthetic ITOP-like data: orchestration, public API and file output.
 
 A split is a sequence of *clips* (one subject, one action, one fixed camera, 1-4 s at
 30 Hz). Each clip is: body (subject) + motion -> kinematics -> volumes -> ray-cast depth ->
@@ -14,7 +14,6 @@ detections. Everything derives from ``seed``:
 """
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -417,41 +416,5 @@ def write_split(out_dir: str | Path, view: str, split: str, n_frames: int, seed:
             "subjects": subjects_path, "meta": meta_path}
 
 
-# --------------------------------------------------------------------------- CLI
-def add_generate_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``generate`` on an argparse subparsers object; the handler is ``args.handler``."""
-    p = subparsers.add_parser(
-        "generate", help="write a synthetic ITOP-format data set (depth, labels, 2D detections)",
-        description="Synthetic ITOP-like data: ray-cast volumetric people, structured-light sensor "
-                    "noise, simulated 2D detector. Writes ITOP_{view}_{split}_{depth_map,labels}.h5, "
-                    "_pose2d.npz, _subjects.json and _meta.npz into --out.")
-    p.add_argument("--out", required=True, type=Path, help="output directory")
-    p.add_argument("--view", choices=(*VIEWS, "both"), default="side")
-    p.add_argument("--split", choices=(*SPLITS, "both"), default="train")
-    p.add_argument("--frames", type=int, default=1000, help="frames per view and split")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--detector", choices=(*PROFILES, RANDOM_FAMILY), default=DEFAULT_PROFILE,
-                   help="simulated 2D detector: a named profile, or 'random' (the training family: one random "
-                        "profile per clip)")
-    p.add_argument("--stride", type=int, default=DEFAULT_STRIDE,
-                   help="keep every k-th 30 Hz frame of each clip (1 = continuous sequences)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (output is identical for any value)")
-    p.set_defaults(handler=run_generate)
-    return p
-
-
-def run_generate(args: argparse.Namespace) -> int:
-    views = VIEWS if args.view == "both" else (args.view,)
-    splits = SPLITS if args.split == "both" else (args.split,)
-    if args.frames <= 0:
-        raise SystemExit("--frames must be positive")
-    for view in views:
-        for split in splits:
-            paths = write_split(args.out, view, split, args.frames, args.seed, detector_profile=args.detector,
-                                stride=args.stride, workers=max(1, args.workers), progress=True)
-            print(f"{view}/{split}: " + ", ".join(str(p) for p in paths.values()))
-    return 0
-
-
-__all__ = ["ACTIONS", "PROFILES", "SUBJECTS", "SynthSet", "ClipSpec", "SPLITS", "add_generate_parser",
-           "generate_clip", "generate_split", "iter_clips", "plan_clips", "run_generate", "subject_dims", "write_split"]
+__all__ = ["ACTIONS", "PROFILES", "SUBJECTS", "SynthSet", "ClipSpec", "SPLITS", "generate_clip",
+           "generate_split", "iter_clips", "plan_clips", "subject_dims", "write_split"]

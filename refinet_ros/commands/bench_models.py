@@ -3,6 +3,7 @@
 Timings include the numpy work each stage does (patch extraction, point cropping, re-lifting), because
 that is what a frame costs the ROS node. Latency does not depend on the weights' values, so when a
 view's weights are not trained yet, randomly initialised modules are timed (and the JSON says so).
+torch is imported when the benchmark runs, not when the parser is built.
 """
 from __future__ import annotations
 
@@ -15,14 +16,26 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
-from ..pipeline import Pipeline
-from ..weights import DEFAULT_WEIGHTS_DIR, build_stages, weights_path
-from . import MODELS, STAGES
-from .common import TorchStage, quantize_linear
+from ..core.pipeline import STAGE_ORDER, Pipeline, Stage
+from ..core.views import VIEWS
+from ..core.weights import DEFAULT_WEIGHTS_DIR, build_stages, weights_path
+from .flags import add_int8_flag
 
 ROWS = ("A", "B", "C", "A+B", "A+B+C")
+
+
+def add_models_parser(kinds: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``models`` on the ``refinet bench`` sub-command parsers."""
+    p = kinds.add_parser("models", help="latency of modules A, B, C and the pipeline at batch 1")
+    p.add_argument("--view", default="side", choices=VIEWS)
+    p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS_DIR, help="weights directory")
+    p.add_argument("--iterations", type=int, default=200)
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (the target is a 2-core CPU)")
+    p.add_argument("--json", type=Path, default=Path("bench/models.json"))
+    add_int8_flag(p)
+    p.set_defaults(handler=run_bench_models)
+    return p
 
 
 def _timings(fn: Callable[[], object], n_iter: int, warmup: int) -> dict[str, float]:
@@ -37,17 +50,22 @@ def _timings(fn: Callable[[], object], n_iter: int, warmup: int) -> dict[str, fl
             "mean_ms": round(float(np.mean(ms)), 3)}
 
 
-def _stages(view: str, weights_dir: Path, int8: bool = False) -> tuple[dict[str, TorchStage], str]:
+def _stages(view: str, weights_dir: Path, int8: bool = False) -> tuple[dict[str, Stage], str]:
     """Trained stages when all three weights files exist, else random-init ones."""
-    if all(weights_path(weights_dir, view, n).is_file() for n in MODELS):
-        return {s.name: s for s in build_stages(tuple(MODELS), view, weights_dir, int8=int8)}, "trained"
+    import torch
+
+    from ..core.models import MODELS, STAGES
+    from ..core.models.common import quantize_linear
+
+    if all(weights_path(weights_dir, view, n).is_file() for n in STAGE_ORDER):
+        return {s.name: s for s in build_stages(STAGE_ORDER, view, weights_dir, int8=int8)}, "trained"
     torch.manual_seed(0)
     return {n: STAGES[n](quantize_linear(MODELS[n]()) if int8 else MODELS[n]()) for n in MODELS}, "random-init"
 
 
 def _frame(view: str):
     """One synthetic test frame with its simulated 2D detections: a realistic body and depth."""
-    from ..synth.generate import generate_split
+    from ..core.synth.generate import generate_split
     synth = generate_split(view, "test", 4, seed=0)
     i = int(np.flatnonzero(synth.is_valid)[0]) if synth.is_valid.any() else 0
     return (synth.depth_m[i:i + 1], synth.keypoints[i:i + 1].astype(np.float64),
@@ -59,6 +77,8 @@ def bench_models(view: str = "side", weights_dir: Path | None = None, n_iter: in
     """{"rows": [{"name", "p50_ms", "p95_ms", "params"}, ...], ...}: single stages run on the baseline
     state; the combined rows are the whole Pipeline.run (baseline lifting included). `params` counts
     the float network (int8 layers hold packed weights that are not parameters)."""
+    import torch
+
     weights_dir = weights_dir or DEFAULT_WEIGHTS_DIR
     stages, source = _stages(view, weights_dir, int8)
     params = {n: s.params for n, s in (_stages(view, weights_dir)[0] if int8 else stages).items()}
@@ -81,6 +101,8 @@ def bench_models(view: str = "side", weights_dir: Path | None = None, n_iter: in
 
 
 def run_bench_models(args: argparse.Namespace) -> int:
+    import torch
+
     torch.set_num_threads(args.threads)
     result = bench_models(args.view, args.weights, args.iterations, int8=args.int8)
     for row in result["rows"]:
