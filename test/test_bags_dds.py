@@ -23,7 +23,7 @@ from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from refinet_ros.bags import layout as L  # noqa: E402
 from refinet_ros.bags.bagio import open_bag, read_messages  # noqa: E402
 from refinet_ros.bags.convert import synth_to_bag  # noqa: E402
-from refinet_ros.bags.play import play_bag  # noqa: E402
+from refinet_ros.ros.bag_play import play_bag  # noqa: E402
 from refinet_ros.bags.refine import refine_bag  # noqa: E402
 from refinet_ros.core.pipeline import Pipeline  # noqa: E402
 from refinet_ros.message_codec import joints_from_msg, stamp_ns  # noqa: E402
@@ -125,7 +125,7 @@ def test_play_feeds_the_live_refine_node(context, recording, tmp_path):
 def test_the_count_is_right_when_ctrl_c_stops_play(context, recording, monkeypatch):
     """Ctrl-C during the second pass of --loop: the report counts every message published so far
     (the interrupted pass's count used to be lost: 'published 0 messages' for a single pass)."""
-    import refinet_ros.bags.play as play
+    import refinet_ros.ros.bag_play as play
     total = sum(len(v) for v in recorded_stamps(recording).values())
     read = play.read_messages
     served = 0

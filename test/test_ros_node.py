@@ -502,7 +502,7 @@ def test_no_input_is_an_error_and_an_incompatible_publisher_is_reported(driver, 
 # --- the in-process demo graph (player -> refine_node -> evaluator) ------------------------------------------
 def test_demo_graph_scores_what_the_evaluator_receives():
     from refinet_ros.core.metrics import evaluate
-    from refinet_ros.ros.demo_graph import format_result, run_demo_graph
+    from refinet_ros.ros.demo.graph import format_result, run_demo_graph
     lines = []
     result = run_demo_graph(frames=45, stages="none", domain_id=1 + DOMAIN_ID % 100, progress=lines.append)
     assert result["frames_sent"] == 45 and 0 < result["frames_received"] <= 45

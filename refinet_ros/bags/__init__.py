@@ -1,6 +1,6 @@
-"""rosbag2 workflows without a ROS runtime: ITOP/synthetic -> bag, offline refinement, evaluation, replay.
+"""rosbag2 workflows without a ROS runtime: ITOP/synthetic -> bag, offline refinement, scoring.
 
 Everything here reads and writes bags through the ``rosbags`` library, so it runs in a plain
-virtualenv; only :mod:`.play` needs rclpy (imported when it is called), because it publishes into a
-live ROS graph.
+virtualenv and never imports rclpy; replaying a bag into a live ROS graph needs rclpy and is
+:mod:`refinet_ros.ros.bag_play`.
 """

@@ -162,7 +162,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_play(args: argparse.Namespace) -> int:
-    from ..bags.play import play_bag
+    from ..ros.bag_play import play_bag
     if args.rate <= 0:
         raise ValueError("--rate must be positive")
     count = play_bag(args.bag, rate=args.rate, loop=args.loop, clock=args.clock, topics=args.topics,

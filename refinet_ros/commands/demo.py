@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 def run_live(stages: tuple[str, ...], frames: int) -> dict | None:
     """The in-process ROS graph on the side view; skipped with a note where rclpy is missing."""
     try:
-        from ..ros.demo_graph import format_result, run_demo_graph
+        from ..ros.demo.graph import format_result, run_demo_graph
     except ImportError as exc:
         print(f"\n(live ROS graph skipped: {exc}; `make venv` installs rclpy and the messages)")
         return None

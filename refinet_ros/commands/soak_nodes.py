@@ -19,8 +19,8 @@ from std_msgs.msg import Header
 from ..message_codec import stamp_ns
 from ..ros.compat.image import array_to_image
 from ..ros.conversions import CODEC
-from ..ros.evaluator import Evaluator
-from ..ros.player import DEPTH_ENCODING, SequencePlayer
+from ..ros.demo.live_scorer import LiveScorer
+from ..ros.demo.player import DEPTH_ENCODING, SequencePlayer
 
 #: Bad frames, in the order they are cycled through (what each one sends instead of a good frame).
 BAD_KINDS: dict[str, str] = {
@@ -110,8 +110,8 @@ class SoakPlayer(SequencePlayer):
         self._pub_pose.publish(pose)
 
 
-class LatencyProbe(Evaluator):
-    """The evaluator, plus the receipt time (time.monotonic()) of every scored output."""
+class LatencyProbe(LiveScorer):
+    """The live scorer, plus the receipt time (time.monotonic()) of every scored output."""
 
     def __init__(self, player: SequencePlayer, topic: str, **node_kwargs: Any) -> None:
         super().__init__(player, topic, node_name="refinet_soak_probe", **node_kwargs)

@@ -1,5 +1,8 @@
 """``bag play``: publish a bag into a live ROS graph with rclpy, for pip-only installs without ``ros2 bag``.
 
+The bag is read with the rclpy-free tools of refinet_ros.bags; only the publishing needs ROS, so this
+module lives on the ROS side.
+
 Messages go out as the recorded CDR bytes (rclpy's raw publish), so nothing is decoded or re-encoded,
 at their recorded spacing divided by --rate. Publishers are reliable (compatible with both reliable
 and best-effort subscribers, such as the node's sensor-data inputs).
@@ -11,7 +14,12 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from .bagio import BagError, open_bag, read_messages
+import rclpy
+from builtin_interfaces.msg import Time
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+
+from ..bags.bagio import BagError, open_bag, read_messages
 
 QUEUE_DEPTH = 100
 
@@ -33,8 +41,6 @@ def _wait_for_subscribers(publishers: Sequence[Any], timeout_s: float) -> None:
 def _play_once(reader: Any, conns: list, publishers: dict, clock: Any, rate: float) -> Iterator[None]:
     """One pass over the bag at the recorded spacing / rate; /clock (if given) leads each message.
     Yields once per message published, so the caller's count is right when Ctrl-C ends a pass."""
-    from builtin_interfaces.msg import Time
-    from rosgraph_msgs.msg import Clock
     wall0, bag0 = time.monotonic(), None
     for conn, log_ns, _, raw in read_messages(reader, conns, ()):
         bag0 = log_ns if bag0 is None else bag0
@@ -54,10 +60,6 @@ def play_bag(path: Path, rate: float = 1.0, loop: bool = False, clock: bool = Fa
     also when Ctrl-C stops it.
 
     `context` is an initialised rclpy Context to publish in; by default a new one is made and shut down."""
-    import rclpy
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-    from rosgraph_msgs.msg import Clock
-
     own = context is None
     if own:
         context = rclpy.Context()

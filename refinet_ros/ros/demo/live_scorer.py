@@ -1,4 +1,4 @@
-"""An evaluating client: subscribes to the refined skeletons like any user, scores them live.
+"""A scoring client: subscribes to the refined skeletons like any user, scores them live.
 
 It looks each output's stamp up among the frames the player sent, so accuracy (mAP, mDE against the
 synthetic ground truth) and end-to-end latency (input stamp to receipt here) are measured on
@@ -12,14 +12,16 @@ import numpy as np
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-from ..core.joints import NUM_JOINTS
-from ..core.metrics import evaluate
-from ..msg import Skeleton3DArray
-from ..message_codec import joints_from_msg, stamp_ns
+from ...core.joints import NUM_JOINTS
+from ...core.metrics import evaluate
+from ...message_codec import joints_from_msg, stamp_ns
+from ...msg import Skeleton3DArray
 from .player import SequencePlayer
 
 
-class Evaluator(Node):
+class LiveScorer(Node):
+    """Scores each output whose stamp the player sent against that frame's ground truth."""
+
     def __init__(self, player: SequencePlayer, topic: str, node_name: str = "refinet_evaluator",
                  **node_kwargs: Any) -> None:
         super().__init__(node_name, **node_kwargs)

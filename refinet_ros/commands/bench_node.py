@@ -1,6 +1,6 @@
 """``refinet bench node``: end-to-end latency of refine_node over DDS at 30 Hz.
 
-Runs the in-process demo graph (player -> refine_node -> evaluator) for ``--duration`` seconds and
+Runs the in-process demo graph (player -> refine_node -> live scorer) for ``--duration`` seconds and
 writes p50/p95 latency (input stamp to receipt by a subscriber), frame counts and CPU use to JSON.
 Only the parser lives at module level: ``refinet bench baseline`` must not need rclpy.
 """
@@ -31,7 +31,7 @@ def add_node_bench_parser(kinds: argparse._SubParsersAction) -> argparse.Argumen
 
 
 def run_node_bench(args: argparse.Namespace) -> int:
-    from .demo_graph import format_result, run_demo_graph
+    from ..ros.demo.graph import format_result, run_demo_graph
 
     frames = max(1, round(args.duration * args.rate))
     params = {k: v for k, v in (("device", args.device), ("weights_dir", args.weights_dir)) if v is not None}

@@ -1,8 +1,8 @@
-"""The in-process demo: player -> refine_node -> evaluator, one process, one executor, real DDS.
+"""The in-process demo: player -> refine_node -> live scorer, one process, one executor, real DDS.
 
 This is the graph ``refine.launch.py`` starts, minus the camera: the same RefineNode class with
 the same params file (config/refinet.yaml), fed by a synthetic 30 Hz ITOP-style sequence. The
-evaluator is an ordinary subscriber, so latency includes serialisation and DDS transport.
+scorer is an ordinary subscriber, so latency includes serialisation and DDS transport.
 """
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 
-from ..core.synth.generate import generate_split
-from .config import DEFAULT_CONFIG
-from .evaluator import Evaluator
+from ...core.synth.generate import generate_split
+from ..config import DEFAULT_CONFIG
+from ..refine_node import RefineNode
+from .live_scorer import LiveScorer
 from .player import SequencePlayer
-from .refine_node import RefineNode
 
 DEMO_SEED = 7
 #: Frames rendered once and looped: 10 s of distinct motion (rendering costs ~25 ms a frame).
@@ -47,14 +47,14 @@ def run_demo_graph(view: str = "side", frames: int = 300, stages: str = "A,B,C",
         refiner = RefineNode(context=context, cli_args=["--ros-args", "--params-file", str(config)],
                              parameter_overrides=overrides)
         player = SequencePlayer(seq, refiner.config, frames, rate_hz, context=context)
-        evaluator = Evaluator(player, refiner.config.output_topic, context=context)
-        nodes = [refiner, player, evaluator]
+        scorer = LiveScorer(player, refiner.config.output_topic, context=context)
+        nodes = [refiner, player, scorer]
         executor = SingleThreadedExecutor(context=context)
         for node in nodes:
             executor.add_node(node)
-        wall_s, cpu_percent = _spin(executor, player, evaluator, frames, progress)
+        wall_s, cpu_percent = _spin(executor, player, scorer, frames, progress)
         return {"view": view, "stages": ",".join(refiner.config.stages) or "none", "device": refiner.config.device,
-                "rate_hz": rate_hz, "seed": seed, **evaluator.results(), "frames_sent": len(player.sent),
+                "rate_hz": rate_hz, "seed": seed, **scorer.results(), "frames_sent": len(player.sent),
                 "frames_skipped": refiner.stats.snapshot()["frames_skipped"],
                 "skipped": {k: v for k, v in refiner.stats.skipped.items() if v},
                 "cpu_percent": cpu_percent, "wall_s": wall_s}
@@ -80,7 +80,7 @@ def _domain_id(domain_id: int | None) -> int:
     return int(os.environ.get("ROS_DOMAIN_ID", "0")) if domain_id is None else domain_id
 
 
-def _spin(executor: SingleThreadedExecutor, player: SequencePlayer, evaluator: Evaluator, frames: int,
+def _spin(executor: SingleThreadedExecutor, player: SequencePlayer, scorer: LiveScorer, frames: int,
           progress: Callable[[str], None] | None) -> tuple[float, float]:
     """Spin until every frame was sent and answered (or DRAIN_S passed since the last was sent).
     Returns the wall time and this process's CPU use (% of one core) while frames were flowing."""
@@ -91,13 +91,13 @@ def _spin(executor: SingleThreadedExecutor, player: SequencePlayer, evaluator: E
         executor.spin_once(timeout_sec=0.05)
     t0, cpu0 = time.monotonic(), time.process_time()
     next_report, finished_at = t0 + 1.0, None
-    while finished_at is None or (time.monotonic() - finished_at < DRAIN_S and evaluator.received < frames):
+    while finished_at is None or (time.monotonic() - finished_at < DRAIN_S and scorer.received < frames):
         executor.spin_once(timeout_sec=0.01)
         now = time.monotonic()
         if finished_at is None and player.done:
             finished_at = now
         if progress is not None and now >= next_report:
-            progress(f"[{now - t0:5.1f} s] sent {len(player.sent):4d}  {evaluator.progress_line()}")
+            progress(f"[{now - t0:5.1f} s] sent {len(player.sent):4d}  {scorer.progress_line()}")
             next_report = now + 1.0
     wall = time.monotonic() - t0
     return wall, 100.0 * (time.process_time() - cpu0) / wall

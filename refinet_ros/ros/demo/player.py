@@ -2,7 +2,7 @@
 
 Per frame it publishes what a real setup would: a 16UC1 depth image (millimetres, 0 = no reading),
 its camera_info, and the simulated detector's Skeleton2DArray, all with the same fresh stamp. The
-stamp of every frame sent is recorded, so an evaluator can find the ground truth of an output.
+stamp of every frame sent is recorded, so a scorer can find the ground truth of an output.
 """
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
-from ..core.depth import encode_depth
-from ..core.synth.generate import SynthSet
-from ..message_codec import stamp_ns
-from ..msg import Skeleton2DArray
-from .compat.image import array_to_image
-from .config import NodeConfig
-from .conversions import CODEC
+from ...core.depth import encode_depth
+from ...core.synth.generate import SynthSet
+from ...message_codec import stamp_ns
+from ...msg import Skeleton2DArray
+from ..compat.image import array_to_image
+from ..config import NodeConfig
+from ..conversions import CODEC
 
 FRAME_ID = "camera_depth_optical_frame"
 DEPTH_ENCODING = "16UC1"
