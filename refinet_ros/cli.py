@@ -4,14 +4,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .commands import anthropometry, bag, bench, demo, evaluate, generate, train
+from .commands import anthropometry, bag, bench, demo, eval_cmd, generate, train
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="refinet", description="RefiNet 3D human-pose refinement from depth.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     generate.add_parser(sub)
-    evaluate.add_parsers(sub)
+    eval_cmd.add_parsers(sub)
     train.add_parser(sub)
     bench.add_parser(sub)
     bag.add_parser(sub)

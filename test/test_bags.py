@@ -17,7 +17,7 @@ from refinet_ros.bags import layout as L
 from refinet_ros.bags.convert import id_stamps, rate_stamps
 from refinet_ros.bags.typestore import custom_types
 from refinet_ros.commands import bag as bag_cmd
-from refinet_ros.core.evaluation import evaluate_files
+from refinet_ros.core.score_files import evaluate_files
 from refinet_ros.core.models import MODELS
 from refinet_ros.core.models.common import save_weights
 from refinet_ros.core.pipeline import Pipeline
@@ -63,7 +63,7 @@ def test_round_trip_baseline_matches_refinet_eval(itop, recording, tmp_path):
 
 def test_round_trip_with_stages_matches_refinet_eval(itop, recording, tmp_path):
     """A+B+C (untrained weights of the real architectures: equality does not depend on training)."""
-    from refinet_ros.bags.evaluate import evaluate_bag
+    from refinet_ros.bags.score_bag import evaluate_bag
     from refinet_ros.bags.refine import refine_bag
     for name, model in MODELS.items():
         save_weights(weights_path(tmp_path, "side", name), name, model(), preset=0)   # fast xz level
@@ -82,7 +82,7 @@ def test_16uc1_sqlite3_round_trip_is_close(itop, tmp_path):
                    "--storage", "sqlite3", "--no-progress") == 0
     assert (rec / "rec16.db3").is_file()
     assert run_bag("refine", rec, refined, "--stages", "none", "--storage", "sqlite3", "--no-progress") == 0
-    from refinet_ros.bags.evaluate import evaluate_bag
+    from refinet_ros.bags.score_bag import evaluate_bag
     got = evaluate_bag(refined).result
     direct = evaluate_files(itop["depth_map"], itop["labels"], Pipeline(), None, progress=False).result
     assert got["n_frames"] == direct["n_frames"]

@@ -12,8 +12,8 @@ import pytest
 from refinet_ros.bags import layout as L
 from refinet_ros.bags.bagio import BagError, add_connection, new_bag
 from refinet_ros.bags.convert import itop_to_bag, synth_to_bag
-from refinet_ros.bags.evaluate import evaluate_bag
-from refinet_ros.bags.messages import CODEC
+from refinet_ros.bags.score_bag import evaluate_bag
+from refinet_ros.bags.rosbags_codec import CODEC
 from refinet_ros.bags.refine import refine_bag
 from refinet_ros.bags.typestore import typestore
 from refinet_ros.core.camera import PinholeCamera

@@ -24,7 +24,7 @@ class Backend(NamedTuple):
 
 
 def _rosbags() -> Backend:
-    from refinet_ros.bags.messages import CODEC
+    from refinet_ros.bags.rosbags_codec import CODEC
     from refinet_ros.bags.typestore import typestore
     store = typestore()
     return Backend(CODEC, lambda m: store.deserialize_cdr(store.serialize_cdr(m, m.__msgtype__), m.__msgtype__))
@@ -34,7 +34,7 @@ def _rclpy() -> Backend:
     pytest.importorskip("rclpy")
     from rclpy.serialization import deserialize_message, serialize_message
 
-    from refinet_ros.ros.conversions import CODEC
+    from refinet_ros.ros.rclpy_codec import CODEC
     return Backend(CODEC, lambda m: deserialize_message(serialize_message(m), type(m)))
 
 

@@ -34,7 +34,7 @@ from refinet_ros.message_codec import joints_from_msg, stamp_ns  # noqa: E402
 from refinet_ros.msg import BodyMeasurements, Skeleton2DArray, Skeleton3DArray  # noqa: E402
 from refinet_ros.ros import refine_node as refine_module  # noqa: E402
 from refinet_ros.ros.compat.image import array_to_image  # noqa: E402
-from refinet_ros.ros.conversions import CODEC  # noqa: E402
+from refinet_ros.ros.rclpy_codec import CODEC  # noqa: E402
 from refinet_ros.ros.diagnostics import SKIP_REASONS  # noqa: E402
 from refinet_ros.ros.refine_node import RefineNode  # noqa: E402
 

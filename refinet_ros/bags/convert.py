@@ -19,7 +19,7 @@ from ..core.joints import NUM_JOINTS
 from ..core.synth.generate import iter_clips
 from . import layout as L
 from .bagio import add_connection, new_bag
-from .messages import CODEC
+from .rosbags_codec import CODEC
 from .typestore import typestore
 
 STAMP_MODES = ("rate", "ids")

@@ -25,7 +25,7 @@ from ..message_codec import KeypointCountError, camera_from_info, depth_from_ima
 from . import layout as L
 from .bagio import (BagError, add_connection, copy_connection, custom_data, new_bag, open_bag, read_messages,
                     require_topics)
-from .messages import CODEC
+from .rosbags_codec import CODEC
 from .typestore import typestore
 
 DEFAULT_BATCH = 64

@@ -147,7 +147,7 @@ def run_refine(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from ..bags.evaluate import evaluate_bag
+    from ..bags.score_bag import evaluate_bag
     run = evaluate_bag(args.bag, args.topic, args.gt_topic)
     label = custom_data(args.bag).get(L.META_STAGES, "?") if args.topic == L.REFINED_TOPIC else args.topic
     print(format_table(run.result, f"{label} ({args.topic}) on {args.bag.name}"))

@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..core.evaluation import evaluate_files
+from ..core.score_files import evaluate_files
 from ..core.metrics import format_table
 from ..core.pipeline import Pipeline, parse_stages, stages_label
 from ..core.views import VIEWS

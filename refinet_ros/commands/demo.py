@@ -11,12 +11,12 @@ import argparse
 import json
 from pathlib import Path
 
-from ..core.evaluation import evaluate_files
+from ..core.score_files import evaluate_files
 from ..core.metrics import format_table
 from ..core.pipeline import Pipeline, parse_stages, stages_label
 from ..core.views import VIEWS
 from ..core.weights import build_pipeline
-from .evaluate import save_preview
+from .eval_cmd import save_preview
 from .synthetic import cached_test_set
 
 DEMO_FRAMES = 300

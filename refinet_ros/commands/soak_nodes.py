@@ -18,7 +18,7 @@ from std_msgs.msg import Header
 
 from ..message_codec import stamp_ns
 from ..ros.compat.image import array_to_image
-from ..ros.conversions import CODEC
+from ..ros.rclpy_codec import CODEC
 from ..ros.demo.live_scorer import LiveScorer
 from ..ros.demo.player import DEPTH_ENCODING, SequencePlayer
 

@@ -8,7 +8,9 @@ pipeline handles them.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
@@ -20,7 +22,6 @@ from ..core.pose_input import clean_keypoints, most_confident, unique_names
 from ..message_codec import KeypointCountError, camera_from_info, keypoints_from_msg
 from ..msg import Skeleton2DArray
 from .compat.image import ImageConversionError, image_to_array
-from .conversions import body_labels
 
 
 class SkipFrame(Exception):
@@ -49,6 +50,15 @@ class Frame:
     uv: np.ndarray             # (N, 15, 2) ITOP order
     confidence: np.ndarray     # (N, 15) in [0, 1]
     repairs: dict[str, int] = field(default_factory=dict)   # REPAIRS kind -> bodies affected
+
+
+def body_labels(body_ids: Sequence[str]) -> tuple[list[str], int]:
+    """Unique frame-name-safe labels for the bodies of one message, and how many had to be renamed.
+
+    A label is the body's id with every character outside [A-Za-z0-9_] replaced by '_', or its index
+    in the array when untracked. Ids that collide once made safe ("a/b" and "a b") or repeat would
+    put two people on one TF frame and one marker: later ones get a ``_2``, ``_3``... suffix."""
+    return unique_names([re.sub(r"[^A-Za-z0-9_]", "_", b) if b else str(i) for i, b in enumerate(body_ids)])
 
 
 def prepare_frame(depth: Image, pose: Skeleton2DArray, info: CameraInfo | None, layout: KeypointLayout,

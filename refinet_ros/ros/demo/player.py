@@ -19,7 +19,7 @@ from ...message_codec import stamp_ns
 from ...msg import Skeleton2DArray
 from ..compat.image import array_to_image
 from ..config import NodeConfig
-from ..conversions import CODEC
+from ..rclpy_codec import CODEC
 
 FRAME_ID = "camera_depth_optical_frame"
 DEPTH_ENCODING = "16UC1"

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.camera import PinholeCamera
-from ..core.evaluation import EvalRun, evaluate_files
+from ..core.score_files import EvalRun, evaluate_files
 from ..core.itop import DepthFile
 from ..core.metrics import format_table
 from ..core.pipeline import parse_stages, stages_label
