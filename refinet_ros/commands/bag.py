@@ -169,27 +169,3 @@ def run_play(args: argparse.Namespace) -> int:
                      wait_for_subscribers=args.wait_for_subscribers)
     print(f"published {count} messages from {args.bag}")
     return 0
-
-
-
-def add_bench_parser(kinds: argparse._SubParsersAction) -> None:
-    """Register ``bench bags`` on the ``refinet bench`` kinds (called from commands/bench.py)."""
-    p = kinds.add_parser("bags", help="`bag refine` throughput per stage set on a synthetic recording")
-    p.add_argument("--frames", type=int, default=600)
-    p.add_argument("--seed", type=int, default=2020)
-    p.add_argument("--view", choices=VIEWS, default="side")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--data", type=Path, default=Path("data"), help="where the recording is cached")
-    p.add_argument("--json", type=Path, default=Path("bench/bags.json"))
-    p.set_defaults(handler=run_bench)
-
-
-def run_bench(args: argparse.Namespace) -> int:
-    from ..bags.bench import bench_bags
-    payload = bench_bags(args.data, args.view, args.frames, args.seed, args.batch_size)
-    payload["command"] = (f"refinet bench bags --frames {args.frames} --seed {args.seed} --view {args.view} "
-                          f"--batch-size {args.batch_size}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(payload, indent=2))
-    print(f"wrote {args.json}")
-    return 0

@@ -33,12 +33,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="size of the small fixed set whose numbers the test suite re-checks")
     add_int8_flag(p)
     p.set_defaults(handler=run_ablation)
-    from .bag import add_bench_parser
+    from .bench_bags import add_bags_parser
     from .bench_detectors import add_detectors_parser
     from .bench_models import add_models_parser
     from .bench_node import add_node_bench_parser
     from .bench_soak import add_soak_bench_parser
-    add_bench_parser(kinds)
+    add_bags_parser(kinds)
     add_node_bench_parser(kinds)
     add_soak_bench_parser(kinds)
     add_models_parser(kinds)
