@@ -21,6 +21,7 @@ from .core.camera import PinholeCamera
 from .core.depth import SUPPORTED_ENCODINGS, decode_depth, encode_depth
 from .core.joints import NUM_JOINTS
 from .core.layouts import KeypointLayout
+from .stamps import stamp_msg, stamp_ns  # refine_node.py still imports stamp_ns from here; its home is stamps
 
 #: Every message type the codec builds, as full ROS names (how both backends look classes up).
 TYPE_NAMES = ("builtin_interfaces/msg/Time", "std_msgs/msg/Header", "geometry_msgs/msg/Point",
@@ -54,8 +55,7 @@ class MessageCodec:
     array_field: Callable[[np.ndarray], Any]
 
     def header(self, stamp_ns: int, frame_id: str) -> Any:
-        stamp = self.types.Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000)
-        return self.types.Header(stamp=stamp, frame_id=frame_id)
+        return self.types.Header(stamp=stamp_msg(self.types.Time, stamp_ns), frame_id=frame_id)
 
     def camera_info(self, header: Any, camera: PinholeCamera) -> Any:
         """A distortion-free CameraInfo (what a rectified depth stream carries). Every field is given:
@@ -102,11 +102,6 @@ class MessageCodec:
             t.Skeleton3D(header=header, body_id=bid, confidence=f(conf[i]), valid=f(valid[i]),
                          joints=[t.Point(x=x, y=y, z=z) for x, y, z in joints[i].tolist()])
             for i, bid in enumerate(body_ids)])
-
-
-def stamp_ns(stamp: Any) -> int:
-    """A builtin_interfaces/Time as integer nanoseconds (exact, unlike float seconds)."""
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
 def camera_from_info(msg: Any) -> PinholeCamera:

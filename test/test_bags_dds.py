@@ -26,7 +26,8 @@ from refinet_ros.bags.convert import synth_to_bag  # noqa: E402
 from refinet_ros.ros.bag_play import play_bag  # noqa: E402
 from refinet_ros.bags.refine import refine_bag  # noqa: E402
 from refinet_ros.core.pipeline import Pipeline  # noqa: E402
-from refinet_ros.message_codec import joints_from_msg, stamp_ns  # noqa: E402
+from refinet_ros.message_codec import joints_from_msg  # noqa: E402
+from refinet_ros.stamps import stamp_ns  # noqa: E402
 from refinet_ros.msg import Skeleton2DArray, Skeleton3DArray  # noqa: E402
 
 DOMAIN_ID = 1 + (os.getpid() + 31) % 100

@@ -13,7 +13,8 @@ from refinet_ros.core.depth import decode_depth, encode_depth
 from refinet_ros.core.joints import NUM_JOINTS, TORSO
 from refinet_ros.core.layouts import get_layout
 from refinet_ros.message_codec import (ImageConversionError, KeypointCountError, MessageCodec, camera_from_info,
-                                       depth_from_image, joints_from_msg, keypoints_from_msg, stamp_ns)
+                                       depth_from_image, joints_from_msg, keypoints_from_msg)
+from refinet_ros.stamps import NS_PER_S, seconds_ns, stamp_msg, stamp_ns, stamp_parts
 
 ITOP15 = get_layout("itop15")
 
@@ -47,6 +48,14 @@ def backend(request) -> Backend:
 def test_stamps_round_trip_exactly(backend, ns):
     hdr = backend.wire(backend.codec.header(ns, "cam"))
     assert stamp_ns(hdr.stamp) == ns and hdr.frame_id == "cam"
+
+
+def test_stamp_parts_keep_nanosec_in_range_and_seconds_round_to_the_nearest_ns():
+    assert stamp_parts(1_700_000_000_123_456_789) == (1_700_000_000, 123_456_789)
+    assert stamp_parts(-1) == (-1, NS_PER_S - 1)                 # 1 ns before the epoch
+    assert seconds_ns(0.25) == 250_000_000 and seconds_ns(1e-10) == 0 and seconds_ns(2.6e-9) == 3
+    duration = stamp_msg(NamedTuple("Duration", [("sec", int), ("nanosec", int)]), seconds_ns(1.5))
+    assert (duration.sec, duration.nanosec) == (1, 500_000_000) and stamp_ns(duration) == 1_500_000_000
 
 
 def test_camera_info_round_trip(backend):

@@ -30,7 +30,8 @@ from refinet_ros.core.depth import decode_depth, encode_depth  # noqa: E402
 from refinet_ros.core.joints import JOINT_NAMES  # noqa: E402
 from refinet_ros.core.pipeline import Pipeline  # noqa: E402
 from refinet_ros.core.synth.generate import generate_split  # noqa: E402
-from refinet_ros.message_codec import joints_from_msg, stamp_ns  # noqa: E402
+from refinet_ros.message_codec import joints_from_msg  # noqa: E402
+from refinet_ros.stamps import stamp_ns  # noqa: E402
 from refinet_ros.msg import BodyMeasurements, Skeleton2DArray, Skeleton3DArray  # noqa: E402
 from refinet_ros.ros import refine_node as refine_module  # noqa: E402
 from refinet_ros.ros.compat.image import array_to_image  # noqa: E402

@@ -24,6 +24,7 @@ from rosbags.interfaces import Connection
 from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer, WriterError
 from rosbags.serde import SerdeError
 
+from ..stamps import stamp_ns
 from .typestore import typestore
 
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
@@ -111,7 +112,7 @@ def read_messages(reader: Reader, connections: Iterable[Connection],
 
 def _stamp(msg: Any) -> int | None:
     hdr = getattr(msg, "header", None)
-    return None if hdr is None else int(hdr.stamp.sec) * 1_000_000_000 + int(hdr.stamp.nanosec)
+    return None if hdr is None else stamp_ns(hdr.stamp)
 
 
 @contextmanager

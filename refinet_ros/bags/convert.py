@@ -17,6 +17,7 @@ from ..core.camera import PinholeCamera
 from ..core.itop import DepthFile, ItopFormatError, check_pair, read_labels, read_pose2d
 from ..core.joints import NUM_JOINTS
 from ..core.synth.generate import iter_clips
+from ..stamps import NS_PER_S
 from . import layout as L
 from .bagio import add_connection, new_bag
 from .rosbags_codec import CODEC
@@ -25,7 +26,7 @@ from .typestore import typestore
 STAMP_MODES = ("rate", "ids")
 BATCH = 64
 _ID = re.compile(r"^(\d+)_(\d+)$")
-_PERIOD_NS = 1e9 / L.FPS
+_PERIOD_NS = NS_PER_S / L.FPS
 
 
 class Recording:

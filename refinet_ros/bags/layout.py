@@ -4,6 +4,8 @@ Every bag tool (and the README's commands) relies on these names; nothing else h
 """
 from __future__ import annotations
 
+from ..stamps import NS_PER_S
+
 IMAGE = "sensor_msgs/msg/Image"
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
 SKELETON2D_ARRAY = "refinet_ros/msg/Skeleton2DArray"
@@ -34,7 +36,7 @@ OPTICAL_FRAME = "camera_depth_optical_frame"
 #: Recordings are stamped at the ITOP / Xtion frame rate.
 FPS = 30
 #: Stamps of converted recordings start here (2020-01-01T00:00:00Z), not at 0: tools treat 0 as unset.
-EPOCH_NS = 1_577_836_800 * 1_000_000_000
+EPOCH_NS = 1_577_836_800 * NS_PER_S
 
 #: metadata.yaml custom_data keys.
 META_VIEW = "refinet.view"

@@ -21,7 +21,8 @@ from ..core.joints import NUM_JOINTS
 from ..core.layouts import KeypointLayout, get_layout
 from ..core.pipeline import Pipeline, stages_label
 from ..core.pose_input import clean_keypoints
-from ..message_codec import KeypointCountError, camera_from_info, depth_from_image, keypoints_from_msg, stamp_ns
+from ..message_codec import KeypointCountError, camera_from_info, depth_from_image, keypoints_from_msg
+from ..stamps import stamp_ns
 from . import layout as L
 from .bagio import (BagError, add_connection, copy_connection, custom_data, new_bag, open_bag, read_messages,
                     require_topics)

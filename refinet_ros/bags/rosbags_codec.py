@@ -1,6 +1,6 @@
 """The message codec for our bags: rosbags typestore classes, whose array fields take numpy arrays.
 
-Readers (stamp_ns, joints_from_msg, ...) need no classes: they live in refinet_ros.message_codec.
+Readers (joints_from_msg, ...) need no classes: they live in refinet_ros.message_codec.
 """
 from __future__ import annotations
 

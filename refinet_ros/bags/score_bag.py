@@ -13,7 +13,8 @@ import numpy as np
 
 from ..core.joints import NUM_JOINTS
 from ..core.metrics import evaluate
-from ..message_codec import joints_from_msg, stamp_ns
+from ..message_codec import joints_from_msg
+from ..stamps import stamp_ns
 from . import layout as L
 from .bagio import BagError, open_bag, read_messages, require_topics
 

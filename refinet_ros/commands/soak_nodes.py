@@ -16,9 +16,9 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from ..message_codec import stamp_ns
 from ..ros.compat.image import array_to_image
 from ..ros.rclpy_codec import CODEC
+from ..stamps import NS_PER_S, stamp_ns
 from ..ros.demo.live_scorer import LiveScorer
 from ..ros.demo.player import DEPTH_ENCODING, SequencePlayer
 
@@ -76,7 +76,7 @@ class SoakPlayer(SequencePlayer):
         self.sent.pop(stamp_ns(header.stamp), None)
         self.bad_sent[kind] += 1
         if kind == "time_jump":
-            stamp = stamp_ns(header.stamp) - 1_000_000_000
+            stamp = stamp_ns(header.stamp) - NS_PER_S
             super().publish_frame(CODEC.header(stamp, header.frame_id), i)
             return
         depth, pose = self._depth_msg(i), self._pose_msg(i)

@@ -20,6 +20,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
 from ..bags.bagio import BagError, open_bag, read_messages
+from ..stamps import NS_PER_S, stamp_msg
 
 QUEUE_DEPTH = 100
 
@@ -44,11 +45,11 @@ def _play_once(reader: Any, conns: list, publishers: dict, clock: Any, rate: flo
     wall0, bag0 = time.monotonic(), None
     for conn, log_ns, _, raw in read_messages(reader, conns, ()):
         bag0 = log_ns if bag0 is None else bag0
-        delay = wall0 + (log_ns - bag0) / 1e9 / rate - time.monotonic()
+        delay = wall0 + (log_ns - bag0) / NS_PER_S / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
         if clock is not None:
-            clock.publish(Clock(clock=Time(sec=log_ns // 1_000_000_000, nanosec=log_ns % 1_000_000_000)))
+            clock.publish(Clock(clock=stamp_msg(Time, log_ns)))
         publishers[conn.id].publish(bytes(raw))
         yield
 

@@ -15,6 +15,8 @@ from collections import deque
 
 import numpy as np
 
+from ..stamps import NS_PER_S
+
 #: A gap of more periods than this is the source pausing, not frames lost.
 PAUSE_PERIODS = 30
 #: Stamp gaps needed before the period (and so any loss) is estimated.
@@ -59,7 +61,7 @@ class InputMonitor:
         """The stream's frame period (NaN until enough messages arrived)."""
         with self._lock:
             period = self._period_ns()
-        return period / 1e9 if period else float("nan")
+        return period / NS_PER_S if period else float("nan")
 
     def age_s(self, now_s: float) -> float:
         """Seconds since the last message (NaN if none ever arrived)."""

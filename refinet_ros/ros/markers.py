@@ -16,6 +16,7 @@ from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from ..core.joints import LIMBS
+from ..stamps import seconds_ns, stamp_msg
 
 JOINT_DIAMETER_M = 0.05
 LIMB_WIDTH_M = 0.02
@@ -29,11 +30,6 @@ def body_colour(label: str) -> ColorRGBA:
     return ColorRGBA(r=r, g=g, b=b, a=1.0)
 
 
-def _duration(seconds: float) -> Duration:
-    ns = int(round(seconds * 1e9))
-    return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
-
-
 def _marker(header: Header, ns: str, label: str, kind: int, width: float, points: list[Point],
             lifetime: Duration) -> Marker:
     m = Marker(header=header, ns=ns, id=zlib.crc32(label.encode()) & 0x7FFFFFFF, type=kind, action=Marker.ADD,
@@ -45,7 +41,7 @@ def _marker(header: Header, ns: str, label: str, kind: int, width: float, points
 
 def skeleton_markers(header: Header, labels: Sequence[str], joints: np.ndarray, lifetime_s: float) -> MarkerArray:
     """(N, 15, 3) joints (NaN = missing) -> MarkerArray; missing joints and their limbs are left out."""
-    lifetime = _duration(lifetime_s)
+    lifetime = stamp_msg(Duration, seconds_ns(lifetime_s))
     markers = []
     for label, body in zip(labels, joints):
         valid = np.isfinite(body).all(-1)

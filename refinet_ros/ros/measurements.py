@@ -30,7 +30,7 @@ from ..core.anthropometry import MEASUREMENTS, Estimate, SlidingWindowEstimator,
 from ..core.anthropometry_regression import FEATURES, StatureModel, features
 from ..core.joints import HEAD
 from ..msg import BodyMeasurements
-from ..message_codec import stamp_ns
+from ..stamps import seconds_ns, stamp_msg, stamp_ns
 
 #: Text placed this far above the head centre, along the image's up direction (optical -y).
 LABEL_OFFSET_M = 0.25
@@ -51,11 +51,10 @@ def stature_marker(header: Header, body_id: str, head: np.ndarray, stature: floa
                    lifetime_s: float, learned: bool) -> Marker:
     """A view-facing text above the head, e.g. 'height 1.78 m ±2 cm' ('chain' without a model)."""
     kind = "height" if learned else "chain height"
-    ns = int(round(lifetime_s * 1e9))
     m = Marker(header=header, ns="refinet/stature", id=zlib.crc32(body_id.encode()) & 0x7FFFFFFF,
                type=Marker.TEXT_VIEW_FACING, action=Marker.ADD, text=f"{kind} {stature:.2f} m ±{100 * spread:.0f} cm",
                color=ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0),
-               lifetime=Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000))
+               lifetime=stamp_msg(Duration, seconds_ns(lifetime_s)))
     m.pose.position = Point(x=float(head[0]), y=float(head[1]) - LABEL_OFFSET_M, z=float(head[2]))
     m.pose.orientation.w = 1.0
     m.scale.z = LABEL_HEIGHT_M
@@ -101,7 +100,7 @@ class MeasurementPublisher:
             raise ValueError(f"regressor {regressor!r} not in the model ({', '.join(stature_model.regressors)})")
         self._window, self._min_frames = window, min_frames
         self._model, self._regressor = stature_model, regressor
-        self._forget_ns = int(forget_after_s * 1e9)
+        self._forget_ns = seconds_ns(forget_after_s)
         self._max_bodies = max_bodies
         self._period_s = 1.0 / rate_hz
         self._lifetime_s = 2.5 / rate_hz

@@ -1,6 +1,6 @@
 """The message codec for the node: rclpy's generated classes. No algorithm lives here.
 
-Readers (stamp_ns, keypoints_from_msg, ...) need no classes: they live in refinet_ros.message_codec.
+Readers (keypoints_from_msg, ...) need no classes: they live in refinet_ros.message_codec.
 """
 from __future__ import annotations
 

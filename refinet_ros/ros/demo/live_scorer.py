@@ -14,8 +14,9 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from ...core.joints import NUM_JOINTS
 from ...core.metrics import evaluate
-from ...message_codec import joints_from_msg, stamp_ns
+from ...message_codec import joints_from_msg
 from ...msg import Skeleton3DArray
+from ...stamps import stamp_ns
 from .player import SequencePlayer
 
 

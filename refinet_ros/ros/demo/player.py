@@ -15,8 +15,8 @@ from std_msgs.msg import Header
 
 from ...core.depth import encode_depth
 from ...core.synth.generate import SynthSet
-from ...message_codec import stamp_ns
 from ...msg import Skeleton2DArray
+from ...stamps import stamp_ns
 from ..compat.image import array_to_image
 from ..config import NodeConfig
 from ..rclpy_codec import CODEC
