@@ -187,16 +187,16 @@ def test_eval_never_opens_an_old_model_file(tmp_path, capsys):
             "--no-progress"]
     marker = tmp_path / "ran"
     (tmp_path / "models").mkdir()
-    names = ("stature_side_baseline_s7_n60_k6", "stature_side_gt_s7_n60_k6")
-    from refinet_ros.core.synth.generate import GENERATOR_VERSION
+    from refinet_ros.core.synth.cache import cache_name
+    names = [f"{cache_name('stature', 'side', 'train', 7, 60, stride=6)}_{source}" for source in ("baseline", "gt")]
     for name in names:
-        (tmp_path / "models" / f"{name}_g{GENERATOR_VERSION}.pkl").write_bytes(pickle.dumps(_Touch(marker)))
+        (tmp_path / "models" / f"{name}.pkl").write_bytes(pickle.dumps(_Touch(marker)))
     assert main(args) == 0
     out = capsys.readouterr().out
     assert not marker.exists()
     assert out.count(".pkl: models of that old format are never loaded") == 2
     for name in names:
-        assert StatureModel.load(tmp_path / "models" / f"{name}_g{GENERATOR_VERSION}.npz").view == "side"
+        assert StatureModel.load(tmp_path / "models" / f"{name}.npz").view == "side"
     assert main(args) == 0                                   # the second run loads the .npz models
     loads = [out.splitlines(), capsys.readouterr().out.splitlines()]
     assert [sum(line.startswith("loaded ") for line in lines) for lines in loads] == [0, 2]

@@ -234,6 +234,26 @@ def test_write_split_reads_back(tmp_path):
                 assert np.array_equal(a[k][()], b[k][()]), k
 
 
+def test_cached_split_is_named_by_what_made_it_and_regenerated_until_whole(tmp_path, monkeypatch):
+    from refinet_ros.core.synth import cache
+    writes = []
+    real_write = cache.write_split
+    monkeypatch.setattr(cache, "write_split", lambda *a, **k: writes.append(a) or real_write(*a, **k))
+    paths = cache.cached_split(tmp_path, "side", "test", 6, seed=5, progress=False)
+    assert paths["labels"].parent.name == cache.cache_name("itop", "side", "test", 5, 6)
+    assert paths["labels"].parent.name.endswith(f"_openpose_k3_g{cache.GENERATOR_VERSION}")
+    assert all(p.is_file() for p in paths.values()) and len(writes) == 1
+    assert cache.cached_split(tmp_path, "side", "test", 6, seed=5, progress=False) == paths and len(writes) == 1
+    paths["subjects"].unlink()                       # a write killed before its last file: not whole
+    assert cache.cached_split(tmp_path, "side", "test", 6, seed=5, progress=False) == paths and len(writes) == 2
+    assert json.loads(paths["subjects"].read_text())["n_frames"] == 6
+    monkeypatch.setattr(cache, "GENERATOR_VERSION", cache.GENERATOR_VERSION + 1)     # a newer generator
+    newer = cache.cached_split(tmp_path, "side", "test", 6, seed=5, progress=False)
+    assert newer["labels"].parent != paths["labels"].parent and len(writes) == 3
+    other = cache.cached_split(tmp_path, "side", "test", 6, seed=5, detector="random", progress=False)
+    assert other["labels"].parent.name.startswith("itop_side_test_s5_n6_random_") and len(writes) == 4
+
+
 def test_speed_at_least_10_fps():
     generate_split("side", "train", 3, seed=99)          # warm caches (ray grid, imports)
     n = 60

@@ -15,6 +15,7 @@ from ..core.anthropometry_regression import (
     cached_joints, evaluate_model, fit, format_table, markdown_table, source_key,
 )
 from ..core.pipeline import Pipeline, parse_stages, stages_label
+from ..core.synth.cache import cache_name
 from ..core.views import VIEWS
 
 DEFAULT_CACHE = Path("data/anthropometry")
@@ -86,10 +87,8 @@ def _model_path(args: argparse.Namespace, folder: Path | None, key: str) -> Path
     """Named after the source's cache key and the training data, so a model trained on other
     weights or other people is never picked up by mistake."""
     seeds = "-".join(map(str, args.train_seeds))
-    from ..core.synth.generate import GENERATOR_VERSION
-    name = (f"stature_{args.view}_{key.replace('+', '')}_s{seeds}_n{args.train_frames}_k{args.stride}"
-            f"_g{GENERATOR_VERSION}.npz")
-    return Path(folder or args.cache) / name
+    name = cache_name("stature", args.view, "train", seeds, args.train_frames, stride=args.stride)
+    return Path(folder or args.cache) / f"{name}_{key.replace('+', '')}.npz"
 
 
 def run_train(args: argparse.Namespace) -> int:

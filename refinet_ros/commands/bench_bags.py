@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from ..core.pipeline import STAGE_ORDER, Pipeline, stages_label
+from ..core.synth.cache import cache_name
 from ..core.views import VIEWS
 from ..core.weights import DEFAULT_WEIGHTS_DIR, build_stages, weights_path
 
@@ -45,7 +46,7 @@ def run_bench_bags(args: argparse.Namespace) -> int:
 def bench_bag(data_dir: Path, view: str, frames: int, seed: int) -> Path:
     """The cached synthetic recording; a bag appears only when complete (see bagio.new_bag)."""
     from ..bags.convert import synth_to_bag
-    path = Path(data_dir) / f"bench_bag_{view}_seed{seed}_n{frames}"
+    path = Path(data_dir) / cache_name("bag", view, "test", seed, frames, stride=1)
     if not path.exists():
         synth_to_bag(path, view, frames, seed)
     return path

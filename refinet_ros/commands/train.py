@@ -70,10 +70,8 @@ def run_train(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     progress = not args.no_progress
-    train = synthetic_split(args.data / f"train_seed{args.seed}", args.view, "train", args.frames, args.seed,
-                            args.workers, progress)
-    val = synthetic_split(args.data / f"val_seed{args.seed + 1}", args.view, "test", args.val_frames,
-                          args.seed + 1, args.workers, progress)
+    train = synthetic_split(args.data, args.view, "train", args.frames, args.seed, args.workers, progress)
+    val = synthetic_split(args.data, args.view, "test", args.val_frames, args.seed + 1, args.workers, progress)
     upstream = available_upstream(args.module, args.view, args.out)
     missing = [n for n in STAGE_ORDER if n < args.module and n not in {s.name for s in upstream}]
     if missing:

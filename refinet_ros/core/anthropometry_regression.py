@@ -102,8 +102,8 @@ def cached_joints(cache_dir: Path, view: str, split: str, seed: int, n_frames: i
                   pipelines: Mapping[str, tuple[str, Callable[[], Pipeline]]], progress: bool = False) -> JointSet:
     """:func:`generate_joints` with one .npz per (split, seed, source) under `cache_dir`.
     `pipelines` maps label -> (cache key, factory); pipelines are built only when something is missing."""
-    from .synth.generate import GENERATOR_VERSION
-    stem = f"{view}_{split}_s{seed}_n{n_frames}_k{stride}_g{GENERATOR_VERSION}"
+    from .synth.cache import cache_name
+    stem = cache_name("joints", view, split, seed, n_frames, stride=stride)
     paths = {label: Path(cache_dir) / f"{stem}_{key}.npz" for label, (key, _) in pipelines.items()}
     paths[GT_SOURCE] = Path(cache_dir) / f"{stem}_{GT_SOURCE}.npz"
     missing = [label for label, path in paths.items() if not path.is_file()]

@@ -10,7 +10,6 @@ So the training bank holds both sources (:data:`SOURCES`).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -98,21 +97,14 @@ def load_itop_frames(prefix: str | Path, n_frames: int | None = None, camera: Pi
 
 def synthetic_split(data_dir: str | Path, view: str, split: str, n_frames: int, seed: int,
                     workers: int = 1, progress: bool = True, detector: str = "random") -> FrameSet:
-    """A generated split, cached as ITOP files in ``data_dir``; regenerated if the cache is smaller or
-    differs. Training data comes from the randomised detector family by default: a module trained on
-    one detector's errors learns that detector, and is worse than the baseline on others."""
-    from .synth.generate import GENERATOR_VERSION, split_prefix, write_split
+    """A generated split, cached as ITOP files under ``data_dir`` (see core.synth.cache). Training data
+    comes from the randomised detector family by default: a module trained on one detector's errors
+    learns that detector, and is worse than the baseline on others."""
+    from .synth.cache import cached_split
+    from .synth.generate import split_prefix
 
-    data_dir = Path(data_dir)
-    prefix = split_prefix(data_dir, view, split)
-    meta_path = prefix.with_name(prefix.name + "_subjects.json")
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    stale = (meta.get("seed") != seed or meta.get("version") != GENERATOR_VERSION
-             or meta.get("detector") != detector)
-    if stale or meta.get("n_frames", 0) < n_frames:
-        write_split(data_dir, view, split, n_frames, seed, detector_profile=detector, workers=workers,
-                    progress=progress)
-    return load_itop_frames(prefix, n_frames, detector_family=detector)
+    paths = cached_split(data_dir, view, split, n_frames, seed, detector, workers=workers, progress=progress)
+    return load_itop_frames(split_prefix(paths["labels"].parent, view, split), n_frames, detector_family=detector)
 
 
 @dataclass

@@ -375,9 +375,10 @@ def write_split(out_dir: str | Path, view: str, split: str, n_frames: int, seed:
                 stride: int = DEFAULT_STRIDE, workers: int = 1, progress: bool = True) -> dict[str, Path]:
     """Generate and write one view/split:
     ``ITOP_{view}_{split}_depth_map.h5``, ``_labels.h5`` (real ITOP layout),
-    ``_pose2d.npz`` (ids, keypoints, confidence: the simulated detector) and
-    ``_subjects.json`` (true body dimensions, clip actions, seed, camera), plus
-    ``_meta.npz`` (per-frame subject, clip, frame30, cam_to_world) for sequence tools."""
+    ``_pose2d.npz`` (ids, keypoints, confidence: the simulated detector),
+    ``_meta.npz`` (per-frame subject, clip, frame30, cam_to_world) for sequence tools and, last, so
+    that its presence marks a whole split, ``_subjects.json`` (true body dimensions, clip actions,
+    seed, camera, frame count)."""
     camera = camera or PinholeCamera.itop()
     prefix = split_prefix(out_dir, view, split)
     app = _ItopAppender(prefix, camera.height, camera.width)
@@ -406,12 +407,12 @@ def write_split(out_dir: str | Path, view: str, split: str, n_frames: int, seed:
     meta = _meta(view, split, seed, camera, family_name(prof), subjects, actions)
     meta["n_frames"] = int(len(all_ids))
     meta["stride"] = int(stride)
-    subjects_path = prefix.with_name(prefix.name + "_subjects.json")
-    subjects_path.write_text(json.dumps(meta, indent=1, sort_keys=True))
     meta_path = prefix.with_name(prefix.name + "_meta.npz")
     np.savez_compressed(meta_path, ids=np.array([i.encode() for i in all_ids], dtype="S8"),
                         subject=np.concatenate(subj).astype(np.int16), clip=np.concatenate(clip).astype(np.int32),
                         frame30=np.concatenate(f30).astype(np.int16), cam_to_world=np.concatenate(c2w))
+    subjects_path = prefix.with_name(prefix.name + "_subjects.json")
+    subjects_path.write_text(json.dumps(meta, indent=1, sort_keys=True))
     return {"depth_map": app.depth_path, "labels": app.labels_path, "pose2d": pose2d,
             "subjects": subjects_path, "meta": meta_path}
 
