@@ -19,9 +19,13 @@ try:
     _BRIDGE = CvBridge()
 
     def _to_array(msg: Image) -> np.ndarray:
+        """cv_bridge, except for big-endian data: its byte swap fails there (AttributeError in
+        the versions checked), so those images are decoded by the codec, which swaps correctly."""
+        if msg.is_bigendian:
+            return image_pixels(msg)
         try:
             return np.asarray(_BRIDGE.imgmsg_to_cv2(msg, desired_encoding="passthrough"))
-        except (CvBridgeError, TypeError, ValueError) as exc:
+        except (CvBridgeError, TypeError, ValueError, AttributeError) as exc:
             raise ImageConversionError(str(exc)) from exc
 
     def _to_msg(array: np.ndarray, encoding: str) -> Image:
