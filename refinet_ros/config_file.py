@@ -5,6 +5,7 @@ take the same defaults from it, so a bag refined offline sees the same input lim
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,3 +31,27 @@ def node_section(document: dict, path: Path | str = "config") -> dict[str, Any]:
 def read_node_parameters(path: Path = DEFAULT_CONFIG) -> dict[str, Any]:
     """The refine_node parameters of a params file."""
     return node_section(yaml.safe_load(Path(path).read_text()), path)
+
+
+_PARAM_LINE = re.compile(r"^(?P<indent>\s+)(?P<name>\w+):[^#]*(#\s?(?P<doc>.*))?$")
+_COMMENT_LINE = re.compile(r"^\s+#\s?(?P<doc>.*)$")
+
+
+def parameter_descriptions(path: Path = DEFAULT_CONFIG) -> dict[str, str]:
+    """Each parameter's description: its trailing comment in the params file, plus the comment lines
+    indented under it (what `ros2 param describe` then shows)."""
+    docs: dict[str, list[str]] = {}
+    current = None
+    for line in Path(path).read_text().splitlines():
+        param = _PARAM_LINE.match(line)
+        if param and param["name"] != "ros__parameters" and len(param["indent"]) >= 4:
+            current = param["name"]
+            docs[current] = [param["doc"].strip()] if param["doc"] else []
+            continue
+        comment = _COMMENT_LINE.match(line)
+        indented = comment and current and len(line) - len(line.lstrip()) > 4
+        if indented:
+            docs[current].append(comment["doc"].strip())
+        else:
+            current = None
+    return {name: " ".join(parts) for name, parts in docs.items()}

@@ -32,7 +32,7 @@ RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 def _start_node() -> subprocess.Popen:
     env = {**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_ID), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
-           "PYTHONUNBUFFERED": "1"}
+           "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
     cmd = [sys.executable, "-m", "refinet_ros.ros.refine_node", "--ros-args", "-r", f"__ns:=/{NAMESPACE}",
            "-p", "stages:=A,B,C", "-p", "publish_measurements:=true", "-p", "measurement_rate:=20.0"]
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -69,7 +69,8 @@ def test_sigint_while_refining_ends_cleanly(context, signals):
         out, _ = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
-            proc.kill()
+            proc.send_signal(signal.SIGABRT)
+            print(proc.communicate(timeout=10)[0])
         node.destroy_node()
     assert len(got) >= 10, out
     assert proc.returncode == 0, out

@@ -310,7 +310,10 @@ def _read(context, **overrides):
     node = rclpy.create_node("refine_node", context=context,
                              parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()])
     try:
-        return cfg.declare_and_read(node)
+        problems = cfg.declare_parameters(node)
+        if problems:
+            raise cfg.ConfigError("; ".join(problems))
+        return cfg.read_config(node)
     finally:
         node.destroy_node()
 
@@ -334,7 +337,7 @@ def test_overrides_are_read_and_stages_parsed(context):
     ("qos_reliability", "sometimes", "best_effort or reliable"),
     ("sync_slop", 0.0, "sync_slop"),
     ("sync_queue_size", 0, "sync_queue_size"),
-    ("depth_window", 4, "odd"),
+    ("depth_window", 4, "depth_window=4: expected a value from 1 to 51 in steps of 2"),
     ("torch_threads", -1, "torch_threads"),
     ("device", "tpu", "device"),
     ("weights_dir", "/nonexistent/weights", "weights_dir"),

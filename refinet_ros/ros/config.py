@@ -1,9 +1,10 @@
-"""The node's parameters: declared with the shipped YAML's values as defaults, read once, validated.
+"""The node's parameters: declared with the shipped YAML's values as defaults, read at configure, validated.
 
 config/refinet.yaml is the one place parameter values live (the package ships it as
-refinet_ros/data/refinet.yaml); this module only says what each parameter means and which values
-are acceptable. A bad value, a wrong type or an unknown name is a :class:`ConfigError` at startup,
-never a surprise at the first frame.
+refinet_ros/data/refinet.yaml), and its comments are the parameters' descriptions (`ros2 param
+describe`); this module says which values are acceptable (ranges, choices). A bad value, a wrong
+type or an unknown name is a :class:`ConfigError` when the node configures, never a surprise at
+the first frame.
 """
 from __future__ import annotations
 
@@ -12,28 +13,36 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.node import Node
 
-from ..config_file import DEFAULT_CONFIG, NODE_NAME, ConfigError, node_section, read_node_parameters
+from ..config_file import (DEFAULT_CONFIG, NODE_NAME, ConfigError, node_section, parameter_descriptions,
+                           read_node_parameters)
 from ..core.layouts import LAYOUTS
 from ..core.pipeline import parse_stages
 
-__all__ = ["DEFAULT_CONFIG", "NODE_NAME", "ConfigError", "NodeConfig", "declare_and_read", "load_defaults",
-           "node_section", "validate"]
+__all__ = ["DEFAULT_CONFIG", "NODE_NAME", "ConfigError", "NodeConfig", "declare_parameters", "load_defaults",
+           "node_section", "read_config", "validate"]
 
 VIEWS = ("side", "top")
 RELIABILITIES = ("best_effort", "reliable")
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
-#: Parameters are read once, so `ros2 param set` is refused rather than silently having no effect.
-_READ_ONLY = ParameterDescriptor(read_only=True)
+#: Numeric ranges shown by `ros2 param describe` and enforced when a value is set (from, to, step).
+RANGES: dict[str, tuple[float, float, float]] = {
+    "torch_threads": (0, 256, 1), "depth_window": (1, 51, 2), "max_bodies": (1, 100, 1),
+    "sync_queue_size": (1, 1000, 1), "min_range": (0.0, 100.0, 0.0), "max_range": (0.01, 1000.0, 0.0),
+    "sync_slop": (1e-6, 10.0, 0.0), "input_timeout": (0.01, 3600.0, 0.0), "marker_lifetime": (0.001, 3600.0, 0.0),
+    "measurement_rate": (0.001, 1000.0, 0.0), "diagnostics_period": (0.01, 3600.0, 0.0),
+    "warn_period": (0.01, 3600.0, 0.0),
+}
 
 
 @dataclass(frozen=True)
 class NodeConfig:
     """Validated parameters of refine_node (field names are the ROS parameter names)."""
 
+    autostart: bool
     view: str
     stages: tuple[str, ...]
     weights_dir: str
@@ -76,18 +85,45 @@ def load_defaults(path: Path = DEFAULT_CONFIG) -> dict[str, Any]:
     return values
 
 
-def declare_and_read(node: Node, defaults_path: Path = DEFAULT_CONFIG) -> NodeConfig:
-    """Declare every parameter on `node` (overrides from --params-file/launch apply), read, validate."""
-    defaults = load_defaults(defaults_path)
-    values = {}
+def descriptor(name: str, default: Any, description: str) -> ParameterDescriptor:
+    """The parameter's description from the params file, and its range if it has one."""
+    desc = ParameterDescriptor(name=name, description=description)
+    if name in RANGES:
+        lo, hi, step = RANGES[name]
+        if isinstance(default, int):
+            desc.integer_range = [IntegerRange(from_value=int(lo), to_value=int(hi), step=int(step))]
+        else:
+            desc.floating_point_range = [FloatingPointRange(from_value=lo, to_value=hi, step=step)]
+    return desc
+
+
+def declare_parameters(node: Node, defaults_path: Path = DEFAULT_CONFIG) -> list[str]:
+    """Declare every parameter on `node` (overrides from --params-file/launch apply) and return the
+    problems: an override of the wrong type or out of range is declared with its default instead and
+    reported, so that configure can fail with the reason while `ros2 param` still works."""
+    defaults, docs = load_defaults(defaults_path), parameter_descriptions(defaults_path)
+    problems = []
     for name in PARAMETER_NAMES:
+        desc = descriptor(name, defaults[name], docs.get(name, ""))
         try:
-            values[name] = node.declare_parameter(name, defaults[name], _READ_ONLY).value
-        except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
-            raise ConfigError(f"parameter {name}: {exc} (expected {type(defaults[name]).__name__}, "
-                              f"like {defaults[name]!r})") from None
+            node.declare_parameter(name, defaults[name], desc)
+        except InvalidParameterTypeException as exc:
+            problems.append(f"parameter {name}: {exc} (expected {type(defaults[name]).__name__}, "
+                            f"like {defaults[name]!r})")
+            node.declare_parameter(name, defaults[name], desc, ignore_override=True)
+        except InvalidParameterValueException:
+            lo, hi, step = RANGES[name]
+            given = getattr(node, "_parameter_overrides", {})[name].value
+            problems.append(f"parameter {name}={given!r}: expected a value from {lo:g} to {hi:g}"
+                            + (f" in steps of {step:g} from {lo:g}" if step else ""))
+            node.declare_parameter(name, defaults[name], desc, ignore_override=True)
+    return problems
+
+
+def read_config(node: Node) -> NodeConfig:
+    """The declared parameters' current values, validated (a ConfigError names the first problem)."""
     _reject_unknown_overrides(node)
-    return validate(values)
+    return validate({name: node.get_parameter(name).value for name in PARAMETER_NAMES})
 
 
 def _reject_unknown_overrides(node: Node) -> None:

@@ -1,8 +1,14 @@
 """refine_node: depth image + camera_info + 2D skeletons in, refined metric 3D skeletons out.
 
-The node is a plain rclpy ``Node`` subclass, so it can share one process and one executor with
-other nodes (rclpy has no component container); :func:`main` is the ``refine_node`` executable.
-It runs the core :class:`~refinet_ros.core.pipeline.Pipeline` and adds no algorithm of its own.
+A managed (lifecycle) node, as ROS4HRI's and yolo_ros's nodes are: configure reads and validates
+the parameters, loads the stages and warms them up (FAILURE with the reason on a bad config);
+activate subscribes and starts the refiner thread; deactivate and cleanup stop it and drop the
+models; shutdown stops the threads before the context goes away. With ``autostart`` (the default)
+it goes straight to active, so ``ros2 launch`` behaves like a plain node, and ``ros2 lifecycle set``
+works. Construction raises :class:`ConfigError` when autostart's configure fails. It composes: the
+package's component container (ros/component_container.py) loads it into a
+shared process. :func:`main` is the ``refine_node`` executable. It runs the core
+:class:`~refinet_ros.core.pipeline.Pipeline` and adds no algorithm of its own.
 
 Data flow: depth and 2D pose are paired by stamp (:class:`ExactFirstPairing`: exact matches while
 the inputs share stamps, else message_filters' approximate matching within ``sync_slop``);
@@ -14,7 +20,6 @@ carry the depth image's stamp and frame. Every input is watched (:class:`InputMo
 """
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from collections import OrderedDict
@@ -22,12 +27,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-import rclpy
 import torch
-from rclpy.executors import ExternalShutdownException
-from rclpy.node import Node
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rclpy.signals import SignalHandlerOptions
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
@@ -41,8 +44,9 @@ from ..core.pose import PoseState
 from ..core.stages import build_stages
 from ..message_codec import stamp_ns
 from ..msg import Skeleton2DArray, Skeleton3DArray
+from .compat import implementations
 from .compat.tf import TransformBroadcaster
-from .config import NODE_NAME, ConfigError, NodeConfig, declare_and_read
+from .config import NODE_NAME, PARAMETER_NAMES, ConfigError, NodeConfig, declare_parameters, read_config
 from .conversions import CODEC
 from .diagnostics import FrameStats, HealthLimits, ThrottledWarner, assess, diagnostic_array
 from .frame import Frame, InputLimits, SkipFrame, prepare_frame
@@ -50,6 +54,7 @@ from .input_monitor import InputMonitor
 from .markers import skeleton_markers
 from .measurements import MeasurementPublisher
 from .pairing import ExactFirstPairing
+from .process import spin_nodes
 from .tf_frames import skeleton_transforms
 from .worker import LatestWorker
 
@@ -90,6 +95,12 @@ def make_pipeline(config: NodeConfig) -> Pipeline:
     return Pipeline(stages, window=config.depth_window)
 
 
+def free_device_memory(device: str) -> None:
+    """After the models are dropped: on CUDA, hand torch's cached memory back to the driver."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def warm_up(pipeline: Pipeline) -> None:
     """Run the stages once on a dummy frame (a wall 2 m away) so that torch's one-off start-up cost
     lands before the first real frame instead of delaying it and making the next ones skip."""
@@ -101,22 +112,59 @@ def warm_up(pipeline: Pipeline) -> None:
     pipeline.run(depth, uv, np.ones((1, NUM_JOINTS)), camera)
 
 
-class RefineNode(Node):
-    """Refined 3D skeletons from depth + 2D pose. Raises ConfigError on a bad parameter."""
+class RefineNode(LifecycleNode):
+    """Refined 3D skeletons from depth + 2D pose, as a lifecycle node (see the module docstring)."""
 
     def __init__(self, node_name: str = NODE_NAME, **node_kwargs: Any) -> None:
         super().__init__(node_name, **node_kwargs)
+        self._declare_problems = declare_parameters(self)
+        self.config: NodeConfig | None = None
+        self.pipeline: Pipeline | None = None
+        self._measurements: MeasurementPublisher | None = None
+        self._worker: LatestWorker | None = None
+        self._subscriptions_in: list[Any] = []
+        self._diag_timer = None
+        self.config_error = ""
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        if self.get_parameter("autostart").value:
+            self._autostart()
+
+    def _autostart(self) -> None:
+        """Configure and activate now; on failure leave nothing half-built and raise ConfigError."""
+        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            error = self.config_error or "configure failed"
+        elif self.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+            error = "activate failed"
+        else:
+            return
+        self.destroy_node()
+        raise ConfigError(error)
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
-            self.config = declare_and_read(self)
+            if self._declare_problems:
+                raise ConfigError("; ".join(self._declare_problems))
+            self.config = read_config(self)
             self.pipeline = make_pipeline(self.config)
             self._measurements = self._make_measurements()
-        except ConfigError:
-            super().destroy_node()   # leave nothing half-built behind in the context
-            raise
+        except ConfigError as exc:
+            self.get_logger().error(f"configuration error: {exc}")
+            self.config_error = str(exc)
+            self._drop_models()
+            return TransitionCallbackReturn.FAILURE
         c = self.config
         self.layout = get_layout(c.keypoint_layout)
         self.limits = InputLimits(c.min_range, c.max_range, c.max_bodies)
         warm_up(self.pipeline)
+        self._create_publishers()
+        self.get_logger().info(
+            f"configured: {c.keypoint_layout} skeletons from {self.resolve_topic_name(c.pose_topic)}, "
+            f"{c.view} stages {','.join(c.stages) or 'none (baseline)'} on {c.device} ({implementations()})")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        c = self.config
         self.stats = FrameStats()
         self.monitors = {name: InputMonitor() for name in INPUTS}
         self._warner = ThrottledWarner(self.get_logger().warning, c.warn_period)
@@ -125,15 +173,36 @@ class RefineNode(Node):
         self._published: OrderedDict[int, set[str]] = OrderedDict()
         self._last_diag: dict[str, float] = {}
         self._started = time.monotonic()
-        self._create_publishers()
         self._pairing = ExactFirstPairing(c.sync_queue_size, c.sync_slop, self._on_pair)
-        self._create_inputs()
         self._worker = LatestWorker(self._refine, lambda _pair: self._skip("busy", "a newer frame arrived"),
-                                    name=f"{node_name}_refiner")
-        self.create_timer(c.diagnostics_period, self._publish_diagnostics)
-        self.get_logger().info(
-            f"refining {c.keypoint_layout} skeletons from {self.resolve_topic_name(c.pose_topic)} "
-            f"with {c.view} stages {','.join(c.stages) or 'none (baseline)'} on {c.device}")
+                                    name=f"{self.get_name()}_refiner")
+        self._create_inputs()
+        self._diag_timer = self.create_timer(c.diagnostics_period, self._publish_diagnostics)
+        self.get_logger().info("active")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_inputs()
+        self.get_logger().info("inactive")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._destroy_publishers()
+        self._drop_models()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_inputs()
+        self._destroy_publishers()
+        self._drop_models()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _on_set_parameters(self, params: list[Any]) -> SetParametersResult:
+        """Parameters are read at configure: a change while configured would silently do nothing."""
+        if self.config is None or not any(p.name in PARAMETER_NAMES for p in params):
+            return SetParametersResult(successful=True)
+        return SetParametersResult(successful=False, reason="parameters take effect at configure: "
+                                   "`ros2 lifecycle set` deactivate and cleanup first, then set, then configure")
 
     # --- wiring -----------------------------------------------------------------------------
     def _make_measurements(self) -> MeasurementPublisher | None:
@@ -151,12 +220,42 @@ class RefineNode(Node):
         self._pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._tf = TransformBroadcaster(self) if c.publish_tf else None
 
+    def _destroy_publishers(self) -> None:
+        for name in ("_pub_skeletons", "_pub_markers", "_pub_diag"):
+            if getattr(self, name, None) is not None:
+                self.destroy_publisher(getattr(self, name))
+                setattr(self, name, None)
+        if getattr(self, "_tf", None) is not None:
+            self.destroy_publisher(self._tf.pub_tf)
+            self._tf = None
+
+    def _drop_models(self) -> None:
+        if self._measurements is not None:
+            self._measurements.close()
+            self._measurements = None
+        if self.pipeline is not None:
+            self.pipeline = None
+            free_device_memory(self.config.device if self.config else "cpu")
+        self.config = None
+
     def _create_inputs(self) -> None:
         c = self.config
         qos = sensor_qos(c.qos_reliability)
         self._subscribe(CameraInfo, c.camera_info_topic, "camera_info", self._on_info, qos)
         self._subscribe(Image, c.depth_topic, "depth", lambda m: self._on_input("depth", m), qos)
         self._subscribe(Skeleton2DArray, c.pose_topic, "pose", lambda m: self._on_input("pose", m), qos)
+
+    def _stop_inputs(self) -> None:
+        """Unsubscribe, stop the diagnostics timer and the refiner (after the frame in progress)."""
+        for sub in self._subscriptions_in:
+            self.destroy_subscription(sub)
+        self._subscriptions_in = []
+        if self._diag_timer is not None:
+            self.destroy_timer(self._diag_timer)
+            self._diag_timer = None
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
 
     def _subscribe(self, msg_type: type, topic: str, name: str, callback: Callable[[Any], None],
                    qos: QoSProfile) -> None:
@@ -174,10 +273,11 @@ class RefineNode(Node):
 
         try:
             events = SubscriptionEventCallbacks(incompatible_qos=incompatible, message_lost=lost)
-            self.create_subscription(msg_type, topic, callback, qos, event_callbacks=events)
+            sub = self.create_subscription(msg_type, topic, callback, qos, event_callbacks=events)
         except UnsupportedEventTypeError:       # an RMW without message-lost events
             events = SubscriptionEventCallbacks(incompatible_qos=incompatible)
-            self.create_subscription(msg_type, topic, callback, qos, event_callbacks=events)
+            sub = self.create_subscription(msg_type, topic, callback, qos, event_callbacks=events)
+        self._subscriptions_in.append(sub)
 
     # --- executor thread ----------------------------------------------------------------------
     def _on_info(self, msg: CameraInfo) -> None:
@@ -212,7 +312,9 @@ class RefineNode(Node):
                                         "camera_info": self.config.camera_info_topic}[name])
 
     def _on_pair(self, depth: Image, pose: Skeleton2DArray) -> None:
-        self._worker.submit(_Pair(depth, pose, time.perf_counter()))
+        worker = self._worker            # None once deactivated (a callback already under way)
+        if worker is not None:
+            worker.submit(_Pair(depth, pose, time.perf_counter()))
 
     # --- refiner thread -----------------------------------------------------------------------
     def _refine(self, pair: _Pair) -> None:
@@ -299,40 +401,19 @@ class RefineNode(Node):
 
     def destroy_node(self) -> None:
         """Stop the worker threads first: nothing may publish once the node or its context is gone."""
-        self._worker.close()
-        if self._measurements is not None:
-            self._measurements.close()
+        self._stop_inputs()
+        self._drop_models()
         super().destroy_node()
+        # rclpy's LifecycleNode.destroy_node leaves its state machine alive, and the state machine holds
+        # the node handle: the node's /rosout publisher then outlives it and a new node of the same
+        # name logs nowhere. Release it explicitly.
+        self._state_machine.destroy_when_not_in_use()
+
 
 
 def main(args: list[str] | None = None) -> int:
-    """``ros2 run refinet_ros refine_node [--ros-args --params-file refinet.yaml ...]``.
-
-    rclpy's own signal handler would shut the context down at once, while the refiner thread may
-    still be publishing ("publisher's context is invalid"). Here SIGINT and SIGTERM end the spin,
-    the node stops its threads, and only then is the context shut down; a second signal (ros2
-    launch forwards Ctrl-C to a process that got it from the terminal too) is ignored meanwhile."""
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        node = RefineNode()
-    except ConfigError as exc:
-        print(f"refine_node: configuration error: {exc}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    except KeyboardInterrupt:
-        rclpy.try_shutdown()
-        return 0
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """``ros2 run refinet_ros refine_node [--ros-args --params-file refinet.yaml ...]``."""
+    return spin_nodes(lambda _executor: [RefineNode()], args, "refine_node")
 
 
 if __name__ == "__main__":
