@@ -8,6 +8,8 @@
 #   make demo       run `refinet demo` (DEMO_ARGS=... to pass options)
 #   make colcon-check  build the package with colcon in build/colcon and
 #                   check its install space (what a ROS workspace would get)
+#   make ros-check  the real-ROS route: build ../shared/ros2-harness (or use a
+#                   sourced distro), colcon-build the package on it, run test/ros_real
 #   make clean      remove build outputs; `make distclean` also removes .venv
 #
 # Every step leaves a stamp in .venv/.stamps/ and is redone only when its
@@ -64,7 +66,9 @@ PY_SOURCES := $(call files_under,refinet_ros) setup.py setup.cfg pyproject.toml 
 	$(wildcard config/refinet.yaml)
 # CMake build + install of the messages, scripts/ and share/ files.
 MSG_SOURCES := CMakeLists.txt package.xml $(call files_under,msg cmake scripts launch config rviz)
-TF2_SOURCES := $(call files_under,third_party/tf2_msgs) cmake/fix_wheel_include_dirs.cmake
+# Stand-ins for interface packages that are not on PyPI (third_party/<name>).
+STANDINS := tf2_msgs composition_interfaces
+$(foreach p,$(STANDINS),$(eval standin_$(p)_SOURCES := $(call files_under,third_party/$(p)) cmake/fix_wheel_include_dirs.cmake))
 
 # A file added, removed or renamed changes no timestamp that make sees, so each
 # step also depends on a list of its input names, rewritten only on change.
@@ -73,16 +77,18 @@ $(STAMPS)/%.list: FORCE | $(VPY)
 	@printf '%s\n' $(sort $($*_SOURCES)) > $@.tmp
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
 FORCE:
+# Pattern rules would treat the lists as intermediate files and delete them after each build.
+.PRECIOUS: $(STAMPS)/%.list
 
-.PHONY: venv test demo colcon-check clean distclean FORCE
+.PHONY: venv test demo colcon-check ros-check clean distclean FORCE
 
-venv: $(STAMPS)/msgs $(STAMPS)/tf2_msgs $(STAMPS)/package
+venv: $(STAMPS)/msgs $(foreach p,$(STANDINS),$(STAMPS)/$(p).standin) $(STAMPS)/package
 
 # --- 1. the virtualenv itself ------------------------------------------------
 # A new venv invalidates everything built against the old one.
 $(VPY):
 	@echo ">>> creating $(VENV) with $$($(PYTHON) --version)"
-	rm -rf $(VENV) $(BUILD)/ros $(BUILD)/tf2_msgs
+	rm -rf $(VENV) $(BUILD)/ros $(foreach p,$(STANDINS),$(BUILD)/$(p))
 	$(PYTHON) -m venv $(VENV)
 	@mkdir -p $(STAMPS)
 
@@ -118,20 +124,21 @@ $(STAMPS)/msgs: $(MSG_SOURCES) $(STAMPS)/MSG.list $(STAMPS)/requirements
 	rm -rf "$(SITE)"/refinet_ros-*-py*.egg-info
 	touch $@
 
-# --- 5. tf2_msgs stand-in ---------------------------------------------------
-# tf2_msgs is not on PyPI; build third_party/tf2_msgs (TFMessage only) into the
-# venv unless a tf2_msgs other than ours is importable.
-$(STAMPS)/tf2_msgs: $(TF2_SOURCES) $(STAMPS)/TF2.list $(STAMPS)/requirements
-	@if $(VPY) -c 'import tf2_msgs.msg' 2>/dev/null \
-		&& ! grep -qs 'stand-in' $(VENV)/share/tf2_msgs/package.xml; then \
-		echo ">>> tf2_msgs already installed, not building the stand-in"; \
+# --- 5. stand-ins: tf2_msgs (TFMessage), composition_interfaces (container services) ---
+# Neither is on PyPI; build third_party/<name> into the venv unless a package of that name other
+# than ours is importable (a ROS install).
+.SECONDEXPANSION:
+$(STAMPS)/%.standin: $$(standin_$$*_SOURCES) $(STAMPS)/standin_$$*.list $(STAMPS)/requirements
+	@if $(VPY) -c 'import $*' 2>/dev/null \
+		&& ! grep -qs 'stand-in' $(VENV)/share/$*/package.xml; then \
+		echo ">>> $* already installed, not building the stand-in"; \
 	else \
-		echo ">>> building tf2_msgs stand-in in $(BUILD)/tf2_msgs"; \
-		cmake -S third_party/tf2_msgs -B $(BUILD)/tf2_msgs \
+		echo ">>> building $* stand-in in $(BUILD)/$*"; \
+		cmake -S third_party/$* -B $(BUILD)/$* \
 			-DCMAKE_INSTALL_PREFIX=$(CURDIR)/$(VENV) $(CMAKE_ARGS) > /dev/null; \
-		cmake --build $(BUILD)/tf2_msgs -j $(JOBS) -- --no-print-directory \
-			> $(BUILD)/tf2_msgs/build.log || { tail -50 $(BUILD)/tf2_msgs/build.log; exit 1; }; \
-		cmake --install $(BUILD)/tf2_msgs > $(BUILD)/tf2_msgs/install.log; \
+		cmake --build $(BUILD)/$* -j $(JOBS) -- --no-print-directory \
+			> $(BUILD)/$*/build.log || { tail -50 $(BUILD)/$*/build.log; exit 1; }; \
+		cmake --install $(BUILD)/$* > $(BUILD)/$*/install.log; \
 	fi
 	touch $@
 
@@ -160,9 +167,9 @@ colcon-check: venv
 			|| { tail -50 log/latest_build/refinet_ros/stdout_stderr.log; exit 1; }; }
 	@echo ">>> checking the install space"
 	@set -e; inst=$(COLCON_WS)/install/refinet_ros; \
-	for f in share/refinet_ros/package.xml lib/refinet_ros/refine_node; do \
+	for f in share/refinet_ros/package.xml lib/refinet_ros/refine_node lib/refinet_ros/component_container bin/refinet; do \
 		test -e $$inst/$$f || { echo "missing $$inst/$$f"; exit 1; }; done; \
-	test -x $$inst/lib/refinet_ros/refine_node; \
+	test -x $$inst/lib/refinet_ros/refine_node && test -x $$inst/bin/refinet; \
 	for d in launch config rviz; do \
 		if [ -d $$d ]; then test -d $$inst/share/refinet_ros/$$d || { echo "missing share/refinet_ros/$$d"; exit 1; }; fi; \
 	done; \
@@ -175,9 +182,14 @@ colcon-check: venv
 		assert m.__file__.startswith(os.getcwd() + "/install/"), m.__file__; print("refinet_ros.msg from", m.__file__)'
 	@echo ">>> colcon-check OK"
 
+# --- the real-ROS route (launch, launch_ros, message_filters, tf2_ros, cv_bridge) ---
+# Its own environment (the harness venv or a distro), not .venv: see .ci/ros-check.sh.
+ros-check:
+	env -u AMENT_PREFIX_PATH -u CMAKE_PREFIX_PATH -u LD_LIBRARY_PATH bash .ci/ros-check.sh
+
 clean:
 	rm -rf $(BUILD) install log refinet_ros.egg-info
-	rm -f $(STAMPS)/msgs $(STAMPS)/tf2_msgs $(STAMPS)/package $(STAMPS)/*.list
+	rm -f $(STAMPS)/msgs $(STAMPS)/*.standin $(STAMPS)/package $(STAMPS)/*.list
 
 distclean: clean
 	rm -rf $(VENV)

@@ -3,18 +3,21 @@
     ros2 launch refinet_ros refine.launch.py \
         depth:=/camera/depth/image_rect_raw camera_info:=/camera/depth/camera_info \
         pose:=/pose2d/skeletons [config:=my_refinet.yaml] [namespace:=robot1] \
-        [use_sim_time:=true] [rviz:=true]
+        [use_sim_time:=true] [rviz:=true] [composable:=true]
 
 Starts the ``refine_node`` executable with the params file, exactly what the in-process demo
-runs (refinet_ros.ros.refine_node.RefineNode). Input topics are remapped from the names in the
+runs (refinet_ros.ros.refine_node.RefineNode); with ``composable:=true`` the same node is loaded
+into the package's component container instead (launch_ros's ComposableNodeContainer, talking to
+refinet_ros's Python container through composition_interfaces), where other components can join it. Input topics are remapped from the names in the
 shipped config/refinet.yaml; ``rviz:=true`` also opens rviz/refinet.rviz (depth cloud, skeleton
 markers, TF) with the same namespace and remappings.
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
-from launch.conditions import IfCondition
+from launch.conditions import IfCondition, UnlessCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
+from launch_ros.actions import ComposableNodeContainer, Node
+from launch_ros.descriptions import ComposableNode
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
@@ -37,13 +40,21 @@ def generate_launch_description() -> LaunchDescription:
                               description="refinet_ros/Skeleton2DArray topic of the 2D pose detector"),
         DeclareLaunchArgument("use_sim_time", default_value="false", description="use /clock (bag playback)"),
         DeclareLaunchArgument("rviz", default_value="false", description="also open RViz with rviz/refinet.rviz"),
+        DeclareLaunchArgument("composable", default_value="false",
+                              description="load refine_node into refinet_ros's component container"),
     ]
     sim_time = {"use_sim_time": ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)}
     remappings = [(topic, LaunchConfiguration(arg)) for topic, arg in INPUT_REMAPS.items()]
-    refine = Node(package=PACKAGE, executable="refine_node", name="refine_node",
-                  namespace=LaunchConfiguration("namespace"), output="screen",
-                  parameters=[LaunchConfiguration("config"), sim_time], remappings=remappings)
+    namespace, parameters = LaunchConfiguration("namespace"), [LaunchConfiguration("config"), sim_time]
+    composable = LaunchConfiguration("composable")
+    refine = Node(package=PACKAGE, executable="refine_node", name="refine_node", namespace=namespace,
+                  output="screen", parameters=parameters, remappings=remappings, condition=UnlessCondition(composable))
+    container = ComposableNodeContainer(
+        package=PACKAGE, executable="component_container", name="refinet_container", namespace=namespace,
+        output="screen", condition=IfCondition(composable), composable_node_descriptions=[
+            ComposableNode(package=PACKAGE, plugin="refinet_ros::RefineNode", name="refine_node",
+                           namespace=namespace, parameters=parameters, remappings=remappings)])
     rviz = Node(package="rviz2", executable="rviz2", name="rviz2", namespace=LaunchConfiguration("namespace"),
                 arguments=["-d", PathJoinSubstitution([share, "rviz", "refinet.rviz"])],
                 parameters=[sim_time], remappings=remappings, condition=IfCondition(LaunchConfiguration("rviz")))
-    return LaunchDescription(arguments + [refine, rviz])
+    return LaunchDescription(arguments + [refine, container, rviz])

@@ -36,8 +36,10 @@ class Recorded:
 def _shim() -> dict[str, types.ModuleType]:
     names = {
         "launch": ["LaunchDescription"], "launch.actions": ["DeclareLaunchArgument"],
-        "launch.conditions": ["IfCondition"], "launch.substitutions": ["LaunchConfiguration", "PathJoinSubstitution"],
-        "launch_ros": [], "launch_ros.actions": ["Node"], "launch_ros.parameter_descriptions": ["ParameterValue"],
+        "launch.conditions": ["IfCondition", "UnlessCondition"],
+        "launch.substitutions": ["LaunchConfiguration", "PathJoinSubstitution"],
+        "launch_ros": [], "launch_ros.actions": ["Node", "ComposableNodeContainer"],
+        "launch_ros.descriptions": ["ComposableNode"], "launch_ros.parameter_descriptions": ["ParameterValue"],
         "launch_ros.substitutions": ["FindPackageShare"],
     }
     modules = {}
@@ -65,7 +67,7 @@ def launch():
                 sys.modules[name] = mod
     entities = description.args[0]
     arguments = {e.args[0]: e.kwargs for e in entities if type(e).__name__ == "DeclareLaunchArgument"}
-    nodes = {e.kwargs["executable"]: e for e in entities if type(e).__name__ == "Node"}
+    nodes = {e.kwargs["executable"]: e for e in entities if type(e).__name__ in ("Node", "ComposableNodeContainer")}
     return arguments, nodes
 
 
@@ -162,3 +164,19 @@ def test_rviz_is_optional_and_shows_the_nodes_topics(launch):
     assert displays["rviz_default_plugins/MarkerArray"]["Topic"]["Value"] == defaults["markers_topic"]
     assert displays["rviz_default_plugins/DepthCloud"]["Depth Map Topic"] == defaults["depth_topic"]
     assert displays["rviz_default_plugins/TF"]["Enabled"] is True
+
+
+def test_composable_loads_the_same_node_with_the_same_parameters_and_remaps(launch):
+    arguments, nodes = launch
+    plain, container = nodes["refine_node"].kwargs, nodes["component_container"].kwargs
+    assert arguments["composable"]["default_value"] == "false"
+    assert type(plain["condition"]).__name__ == "UnlessCondition" and plain["condition"].args[0].args[0] == "composable"
+    assert type(container["condition"]).__name__ == "IfCondition"
+    (composed,) = container["composable_node_descriptions"]
+    kw = composed.kwargs
+    assert kw["plugin"] == "refinet_ros::RefineNode" and kw["name"] == plain["name"] and kw["package"] == "refinet_ros"
+    assert kw["parameters"] == plain["parameters"] and kw["remappings"] == plain["remappings"]
+    script = (REPO / "scripts" / "component_container").read_text()
+    assert "from refinet_ros.ros.component_container import main" in script
+    from refinet_ros.ros.component_container import ALIASES, resolve_plugin
+    assert resolve_plugin("refinet_ros", kw["plugin"], ["refinet_ros"]) is RefineNode and kw["plugin"] in ALIASES
