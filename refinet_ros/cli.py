@@ -7,8 +7,29 @@ import sys
 from .commands import anthropometry, bag, bench, demo, eval_cmd, generate, train
 
 
+class DefaultsInHelp(argparse.HelpFormatter):
+    """Ends each option's help with its default value, unless the help states the default itself (in
+    words, where the value alone would not say it) or there is none: flags, required options, and
+    options that do nothing unless given say so in their help."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or not action.option_strings or action.required or default is None
+                or default is False or default is argparse.SUPPRESS or default == []):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    """The ``refinet`` parser; every sub-command parser is one too, so all of their help shows defaults."""
+
+    def __init__(self, *args, formatter_class: type[argparse.HelpFormatter] = DefaultsInHelp, **kwargs) -> None:
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="refinet", description="RefiNet 3D human-pose refinement from depth.")
+    parser = Parser(prog="refinet", description="RefiNet 3D human-pose refinement from depth.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     generate.add_parser(sub)
     eval_cmd.add_parsers(sub)

@@ -52,6 +52,14 @@ def test_eval_with_external_pose2d(plane_pair, tmp_path):
     assert result["per_joint"]["Head"]["mDE_cm"] == pytest.approx(42.0, abs=0.5)
 
 
+def test_eval_refines_with_the_nodes_stages_unless_told_otherwise(plane_pair, tmp_path):
+    depth_path, labels_path, _ = plane_pair
+    out = tmp_path / "abc.json"
+    assert main(["eval", "--depth", str(depth_path), "--labels", str(labels_path), "--json", str(out),
+                 "--png", str(tmp_path / "abc.png"), "--no-progress"]) == 0
+    assert json.loads(out.read_text())["stages"] == "A+B+C"
+
+
 def test_bad_file_is_one_clear_error(tmp_path, capsys):
     bad = tmp_path / "ITOP_side_test_labels.h5"
     bad.write_text("garbage")

@@ -17,6 +17,7 @@ from ..core.anthropometry_regression import (
 from ..core.pipeline import Pipeline, parse_stages, stages_label
 from ..core.synth.cache import cache_name
 from ..core.views import VIEWS
+from .flags import add_stages_flag
 
 DEFAULT_CACHE = Path("data/anthropometry")
 DEFAULT_JSON = Path("bench/anthropometry.json")
@@ -31,7 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     actions = p.add_subparsers(dest="anthropometry", required=True, metavar="ACTION")
     train = actions.add_parser("train", help="fit LR, AdaBoost, RF and kNN on one joint source and save them")
     _common(train)
-    train.add_argument("--model", type=Path, help="output file (default: <cache>/stature_<view>_<stages>.npz)")
+    train.add_argument("--model", type=Path, help="output file (default: <cache>/stature_<view>_..._<stages>.npz, "
+                                                  "named after the training data)")
     train.set_defaults(handler=run_train)
     ev = actions.add_parser("eval", help="baseline vs refined height error table; writes JSON")
     _common(ev)
@@ -39,7 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                 "missing ones are trained and saved there")
     ev.add_argument("--json", type=Path, default=DEFAULT_JSON, help="results; a Markdown table goes next to it (.md)")
     ev.add_argument("--window", type=int, default=DEFAULT_WINDOW, help="sliding-window length in frames")
-    ev.add_argument("--min-frames", type=int, default=DEFAULT_MIN_FRAMES)
+    ev.add_argument("--min-frames", type=int, default=DEFAULT_MIN_FRAMES,
+                    help="frames a window needs before it gives an estimate")
     ev.set_defaults(handler=run_eval)
 
 
@@ -48,12 +51,14 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--stages", default="A,B,C", help="refinement stages of the 'refined' source, or 'none'")
-    p.add_argument("--view", choices=VIEWS, default="side")
+    add_stages_flag(p, "stages of the 'refined' joint source")
+    p.add_argument("--view", choices=VIEWS, default="side", help="camera view")
     p.add_argument("--weights-dir", type=Path, help="folder of {view}_{A,B,C}.pt (default: the shipped weights)")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where generated joints and models are kept")
-    p.add_argument("--train-seeds", type=_seeds, default=TRAIN_SEEDS, help="seeds whose train-split people train")
-    p.add_argument("--test-seeds", type=_seeds, default=TEST_SEEDS, help="seeds whose test-split people test")
+    p.add_argument("--train-seeds", type=_seeds, default=TRAIN_SEEDS,
+                   help=f"seeds whose train-split people train (default: {','.join(map(str, TRAIN_SEEDS))})")
+    p.add_argument("--test-seeds", type=_seeds, default=TEST_SEEDS,
+                   help=f"seeds whose test-split people test (default: {','.join(map(str, TEST_SEEDS))})")
     p.add_argument("--train-frames", type=int, default=800, help="frames per train seed (16 people)")
     p.add_argument("--test-frames", type=int, default=400, help="frames per test seed (4 people)")
     p.add_argument("--stride", type=int, default=3, help="generator frame stride (3 = 10 Hz)")

@@ -15,7 +15,7 @@ from ..core.synth.detector import DEFAULT_PROFILE, PROFILES
 from ..core.synth.generate import SPLITS
 from ..core.views import VIEWS
 from ..core.weights import build_pipeline, resolve_view
-from .flags import add_int8_flag
+from .flags import add_int8_flag, add_stages_flag
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -55,9 +55,9 @@ def _from_itop(verbs: argparse._SubParsersAction) -> None:
 def _synth(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("synth", help="a continuous synthetic 30 Hz recording (the generator's clips in order)")
     p.add_argument("out", metavar="OUT", type=Path, help="bag directory to create")
-    p.add_argument("--view", choices=VIEWS, default="side")
-    p.add_argument("--frames", type=int, default=300)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--view", choices=VIEWS, default="side", help="camera view")
+    p.add_argument("--frames", type=int, default=300, help="frames to record (30 Hz)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated people, motion and noise")
     p.add_argument("--split", choices=SPLITS, default="test", help="test = held-out subjects")
     p.add_argument("--detector", choices=tuple(PROFILES), default=DEFAULT_PROFILE,
                    help="simulated 2D detector noise profile")
@@ -69,11 +69,11 @@ def _refine(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("refine", help="run the pipeline over a bag offline; writes OUT = IN + /refinet/skeletons")
     p.add_argument("src", metavar="IN", type=Path)
     p.add_argument("out", metavar="OUT", type=Path)
-    p.add_argument("--stages", default="A,B,C", help="subset of A,B,C, or 'none' for the baseline")
+    add_stages_flag(p)
     add_int8_flag(p)
     p.add_argument("--view", choices=VIEWS, help="which weights; default: the view recorded in IN")
     p.add_argument("--keypoint-layout", choices=tuple(LAYOUTS), default="itop15", help="layout of /pose2d")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64, help="frames per pipeline run")
     limits = read_node_parameters()
     p.add_argument("--min-range", type=float, default=limits["min_range"],
                    help="m: nearer depth readings are invalid (default: the node's min_range, %(default)s)")
@@ -87,8 +87,8 @@ def _eval(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("eval", help="score a skeleton topic against /gt/skeletons (same table as `refinet eval`)")
     p.add_argument("bag", type=Path)
     p.add_argument("--topic", default=L.REFINED_TOPIC, help="Skeleton3DArray topic to score")
-    p.add_argument("--gt-topic", default=L.GT_TOPIC)
-    p.add_argument("--json", type=Path, help="write the metrics as JSON here")
+    p.add_argument("--gt-topic", default=L.GT_TOPIC, help="ground-truth Skeleton3DArray topic")
+    p.add_argument("--json", type=Path, help="write the metrics as JSON here (default: no JSON)")
     p.set_defaults(handler=run_eval)
 
 
@@ -98,7 +98,7 @@ def _play(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--rate", type=float, default=1.0, help="playback speed factor")
     p.add_argument("--loop", action="store_true", help="start over at the end, until interrupted")
     p.add_argument("--clock", action="store_true", help="publish the recorded time on /clock (for use_sim_time)")
-    p.add_argument("--topics", nargs="+", help="publish only these topics")
+    p.add_argument("--topics", nargs="+", help="publish only these topics (default: all)")
     p.add_argument("--wait-for-subscribers", type=float, default=0.0, metavar="SECONDS",
                    help="wait up to this long for every topic to have a subscriber before starting")
     p.set_defaults(handler=run_play)

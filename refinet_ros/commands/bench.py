@@ -47,9 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _common(p: argparse.ArgumentParser, default_json: Path) -> None:
     p.add_argument("--frames", type=int, default=BENCH_FRAMES, help="test frames per view")
-    p.add_argument("--seed", type=int, default=BENCH_SEED)
+    p.add_argument("--seed", type=int, default=BENCH_SEED, help="seed of the fixed-seed test sets")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="where the synthetic test sets are cached")
-    p.add_argument("--json", type=Path, default=default_json)
+    p.add_argument("--json", type=Path, default=default_json, help="results")
     p.add_argument("--view", choices=VIEWS, help="only this view (default: both; e.g. to score another weights directory)")
 
 

@@ -24,12 +24,12 @@ CONFIGS: tuple[tuple[tuple[str, ...], float | None], ...] = (((), None), (("B",)
 def add_bags_parser(kinds: argparse._SubParsersAction) -> None:
     """Register ``bags`` on the ``refinet bench`` sub-command parsers."""
     p = kinds.add_parser("bags", help="`bag refine` throughput per stage set on a synthetic recording")
-    p.add_argument("--frames", type=int, default=600)
-    p.add_argument("--seed", type=int, default=2020)
-    p.add_argument("--view", choices=VIEWS, default="side")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--frames", type=int, default=600, help="frames of the synthetic 30 Hz recording")
+    p.add_argument("--seed", type=int, default=2020, help="seed of the recording")
+    p.add_argument("--view", choices=VIEWS, default="side", help="view of the recording and the weights")
+    p.add_argument("--batch-size", type=int, default=64, help="frames per pipeline run, as in `bag refine`")
     p.add_argument("--data", type=Path, default=Path("data"), help="where the recording is cached")
-    p.add_argument("--json", type=Path, default=Path("bench/bags.json"))
+    p.add_argument("--json", type=Path, default=Path("bench/bags.json"), help="results")
     p.set_defaults(handler=run_bench_bags)
 
 

@@ -51,7 +51,7 @@ def add_detectors_parser(kinds: argparse._SubParsersAction) -> None:
     p.add_argument("--view", choices=VIEWS, help="only this view (default: both)")
     p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="JSON output; the Markdown tables go next to it (.md)")
     p.add_argument("--frames", type=int, default=DETECTOR_BENCH_FRAMES, help="test frames per view")
-    p.add_argument("--seed", type=int, default=BENCH_SEED)
+    p.add_argument("--seed", type=int, default=BENCH_SEED, help="seed of the fixed-seed test sets")
     p.add_argument("--weights", type=Path, help="weights directory (default: the shipped weights)")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="where the synthetic test sets are cached")
     p.add_argument("--families", type=parse_families, default=(*EVAL_FAMILIES, LABELS),

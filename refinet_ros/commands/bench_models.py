@@ -28,11 +28,12 @@ ROWS = ("A", "B", "C", "A+B", "A+B+C")
 def add_models_parser(kinds: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``models`` on the ``refinet bench`` sub-command parsers."""
     p = kinds.add_parser("models", help="latency of modules A, B, C and the pipeline at batch 1")
-    p.add_argument("--view", default="side", choices=VIEWS)
-    p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS_DIR, help="weights directory")
-    p.add_argument("--iterations", type=int, default=200)
+    p.add_argument("--view", default="side", choices=VIEWS, help="which view's weights")
+    p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS_DIR,
+                   help="weights directory (default: the shipped weights)")
+    p.add_argument("--iterations", type=int, default=200, help="timed runs per row, after 20 warm-up runs")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (the target is a 2-core CPU)")
-    p.add_argument("--json", type=Path, default=Path("bench/models.json"))
+    p.add_argument("--json", type=Path, default=Path("bench/models.json"), help="results")
     add_int8_flag(p)
     p.set_defaults(handler=run_bench_models)
     return p

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from ..core.views import VIEWS
+from .flags import add_stages_flag
 
 DEFAULT_JSON = Path("bench/node.json")
 TARGET_P95_MS = 33.0
@@ -21,11 +22,11 @@ def add_node_bench_parser(kinds: argparse._SubParsersAction) -> argparse.Argumen
     p = kinds.add_parser("node", help="refine_node end-to-end latency over DDS at 30 Hz (needs rclpy)")
     p.add_argument("--duration", type=float, default=60.0, help="seconds of 30 Hz input")
     p.add_argument("--rate", type=float, default=30.0, help="input frame rate (Hz)")
-    p.add_argument("--stages", default="A,B,C", help="refinement stages, e.g. A,B,C or none")
-    p.add_argument("--view", choices=VIEWS, default="side")
+    add_stages_flag(p)
+    p.add_argument("--view", choices=VIEWS, default="side", help="view of the synthetic sequence and the weights")
     p.add_argument("--device", help="torch device (default: the config's)")
     p.add_argument("--weights-dir", help="folder of {view}_{A,B,C}.pt (default: the config's)")
-    p.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="results")
     p.set_defaults(handler=run_node_bench)
     return p
 

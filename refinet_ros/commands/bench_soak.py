@@ -37,7 +37,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..core.views import VIEWS
-from .flags import add_int8_flag
+from .flags import add_int8_flag, add_stages_flag
 
 DEFAULT_JSON = Path("bench/soak.json")
 #: Longest wait for refine_node to start and subscribe (importing torch and loading A,B,C is slow on 2 cores).
@@ -60,15 +60,17 @@ def add_soak_bench_parser(kinds: argparse._SubParsersAction) -> argparse.Argumen
                                       "latency per minute, clean shutdown (needs rclpy)")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--minutes", type=float, default=10.0, help="soak duration in minutes (default 10)")
-    length.add_argument("--seconds", type=float, help="soak duration in seconds (instead of --minutes)")
+    length.add_argument("--seconds", type=float,
+                        help="soak duration in seconds, instead of --minutes (default: --minutes)")
     p.add_argument("--rate", type=float, default=30.0, help="input frame rate (Hz)")
-    p.add_argument("--stages", default="A,B,C", help="refinement stages, e.g. A,B,C or none")
-    p.add_argument("--view", choices=VIEWS, default="side")
+    add_stages_flag(p)
+    p.add_argument("--view", choices=VIEWS, default="side", help="view of the synthetic sequence and the weights")
     p.add_argument("--device", help="torch device (default: the config's)")
     p.add_argument("--weights-dir", help="folder of {view}_{A,B,C}.pt (default: the config's)")
     add_int8_flag(p)
     p.add_argument("--param", action="append", default=[], metavar="NAME:=VALUE",
-                   help="any other refine_node parameter (repeatable), e.g. publish_measurements:=true")
+                   help="any other refine_node parameter (repeatable), e.g. publish_measurements:=true "
+                        "(default: the shipped config's values)")
     p.add_argument("--bad-every", type=int, default=100, metavar="K",
                    help="every K-th frame is a bad one (wrong encoding, size mismatch, NaN confidence, "
                         "time jump, in turn); 0 = none")
@@ -82,7 +84,7 @@ def add_soak_bench_parser(kinds: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument("--domain-id", type=int, help="ROS domain of both processes (default: $ROS_DOMAIN_ID or 0)")
     p.add_argument("--startup-timeout", type=float, default=STARTUP_TIMEOUT_S,
                    help="seconds allowed for refine_node to start and subscribe")
-    p.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="results")
     p.add_argument("--png", type=Path, help="plot (default: the JSON path with .png)")
     p.set_defaults(handler=run_soak_bench)
     return p

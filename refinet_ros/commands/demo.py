@@ -17,6 +17,7 @@ from ..core.pipeline import Pipeline, parse_stages, stages_label
 from ..core.views import VIEWS
 from ..core.weights import build_pipeline
 from .eval_cmd import save_preview
+from .flags import add_stages_flag
 from .synthetic import cached_test_set
 
 DEMO_FRAMES = 300
@@ -27,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="refine a small synthetic ITOP-style set offline and through the ROS graph")
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="where results and PNGs go")
     p.add_argument("--frames", type=int, default=DEMO_FRAMES, help="frames per view")
-    p.add_argument("--stages", default="A,B,C", help="refinement stages (A,B,C subset, or 'none')")
+    add_stages_flag(p)
     p.add_argument("--no-ros", action="store_true", help="skip the live ROS graph")
     p.set_defaults(handler=run)
 

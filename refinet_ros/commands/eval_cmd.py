@@ -15,13 +15,14 @@ from ..core.pipeline import parse_stages, stages_label
 from ..core.views import VIEWS
 from ..core.viz import save_report
 from ..core.weights import build_pipeline
-from .flags import add_int8_flag
+from .flags import add_int8_flag, add_stages_flag
 
 N_PREVIEW_FRAMES = 4
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    for name, help_text in (("eval", "evaluate a pipeline (any stage subset) on ITOP-format files"),
+    for name, help_text in (("eval", "evaluate a pipeline (any stage subset; default: the node's A,B,C) on "
+                                     "ITOP-format files"),
                             ("baseline", "evaluate the baseline lifting (same as eval --stages none)")):
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--depth", required=True, type=Path, help="ITOP *_depth_map.h5")
@@ -29,14 +30,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--pose2d", type=Path, help="2D predictions .npz (ids, keypoints, [confidence]); "
                                                    "default: the labels' image_coordinates")
         if name == "eval":
-            p.add_argument("--stages", default="none", help="subset of A,B,C (e.g. A,B) or 'none' for the baseline")
+            add_stages_flag(p)
             add_int8_flag(p)
         p.add_argument("--view", choices=VIEWS, help="which weights to use; default: from the file name")
-        p.add_argument("--json", type=Path, help="write the metrics as JSON here")
+        p.add_argument("--json", type=Path, help="write the metrics as JSON here (default: no JSON)")
         p.add_argument("--png", type=Path, help="write frames + per-joint error chart here "
                                                 "(default: next to --json, else none)")
         p.add_argument("--intrinsics", type=_intrinsics, help="fx,fy,cx,cy (default: ITOP Xtion)")
-        p.add_argument("--batch-size", type=int, default=256)
+        p.add_argument("--batch-size", type=int, default=256, help="frames per pipeline run")
         p.add_argument("--no-progress", action="store_true")
         p.set_defaults(handler=run)
 

@@ -3,9 +3,19 @@ from __future__ import annotations
 
 import argparse
 
+#: The node's stages (``stages`` in config/refinet.yaml): what every tool refines with unless told otherwise.
+DEFAULT_STAGES = "A,B,C"
+
 
 def add_int8_flag(p: argparse.ArgumentParser) -> None:
     """``--int8`` (eval, bag refine, bench ablation, bench models, bench soak)."""
     p.add_argument("--int8", action="store_true",
                    help="run the networks' Linear layers in int8 on the CPU (B 2-4x faster; A+B+C loses up to 1.5 "
                         "points of mAP)")
+
+
+def add_stages_flag(p: argparse.ArgumentParser, what: str = "refinement stages") -> None:
+    """``--stages`` (eval, bag refine, demo, bench node, bench soak, anthropometry), defaulting to the node's."""
+    p.add_argument("--stages", default=DEFAULT_STAGES,
+                   help=f"{what}: a subset of A,B,C, or 'none' for the baseline lifting (default: %(default)s, "
+                        "the node's)")

@@ -16,10 +16,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                     "noise, simulated 2D detector. Writes ITOP_{view}_{split}_{depth_map,labels}.h5, "
                     "_pose2d.npz, _subjects.json and _meta.npz into --out.")
     p.add_argument("--out", required=True, type=Path, help="output directory")
-    p.add_argument("--view", choices=(*VIEWS, "both"), default="side")
-    p.add_argument("--split", choices=(*SPLITS, "both"), default="train")
+    p.add_argument("--view", choices=(*VIEWS, "both"), default="side", help="camera view, or both")
+    p.add_argument("--split", choices=(*SPLITS, "both"), default="train",
+                   help="train (subjects 04-19), test (subjects 00-03), or both")
     p.add_argument("--frames", type=int, default=1000, help="frames per view and split")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of everything generated (people, motion, noise)")
     p.add_argument("--detector", choices=(*PROFILES, RANDOM_FAMILY), default=DEFAULT_PROFILE,
                    help="simulated 2D detector: a named profile, or 'random' (the training family: one random "
                         "profile per clip)")

@@ -24,10 +24,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=16000, help="training frames to generate (valid ones are used)")
     p.add_argument("--val-frames", type=int, default=600, help="validation frames (held-out subjects)")
     p.add_argument("--epochs", type=int, help="default: per module, sized for ~30 min on 2 CPU cores")
-    p.add_argument("--batch", type=int)
-    p.add_argument("--lr", type=float)
+    p.add_argument("--batch", type=int, help="batch size (default: per module)")
+    p.add_argument("--lr", type=float, help="peak learning rate of the cosine schedule (default: per module)")
     p.add_argument("--seed", type=int, default=0, help="training seed; validation data uses seed + 1")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="torch device; auto: CUDA when available, else the CPU")
     p.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS_DIR, help="weights directory (default: shipped weights)")
     p.add_argument("--data", type=Path, default=Path("data/synth"),
                    help="cache of the generated splits and of the per-epoch training checkpoints")
@@ -36,7 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="data-generation processes")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--model", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
-                   help="network size override, repeatable (e.g. C: --model point_width=256 --model n_points=128)")
+                   help="network size override, repeatable (e.g. C: --model point_width=256 --model n_points=128; "
+                        "default: the module's own sizes)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=run_train)
     return p
