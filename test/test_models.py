@@ -27,7 +27,16 @@ from refinet_ros.core.training import fit_step, train_module
 from refinet_ros.core.training_batches import BATCHES
 from refinet_ros.core.training_data import SOURCES, FrameSet, build_bank
 
-torch.set_num_threads(2)
+
+@pytest.fixture(scope="module", autouse=True)
+def two_torch_threads():
+    """The target CPU's 2 threads for this module only: torch's setting is process-wide, so it is restored."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
 CAM = PinholeCamera.itop()
 SURFACE_OFFSET = 0.05
 #: xz level of the weights files tests write: ~3x faster than the shipped files' level.

@@ -500,19 +500,37 @@ def test_no_input_is_an_error_and_an_incompatible_publisher_is_reported(driver, 
     assert diag_status(d).level == DiagnosticStatus.ERROR
 
 
-# --- the in-process demo graph (player -> refine_node -> evaluator) ------------------------------------------
-def test_demo_graph_scores_what_the_evaluator_receives():
+# --- the in-process demo graph (player -> refine_node -> live scorer) ----------------------------------------
+def test_demo_graph_scores_what_the_scorer_receives(monkeypatch):
+    """Whatever arrived is scored exactly as offline: each received skeleton is the offline pipeline's for
+    that frame, and the reported metrics are the offline metrics of those frames (so a broken pipeline,
+    or a score against the wrong frames, fails however many frames the wire lost)."""
     from refinet_ros.core.metrics import evaluate
-    from refinet_ros.ros.demo.graph import format_result, run_demo_graph
+    from refinet_ros.ros.demo import graph
+    scorers = []
+
+    class KeptScorer(graph.LiveScorer):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            scorers.append(self)
+
+    monkeypatch.setattr(graph, "LiveScorer", KeptScorer)
     lines = []
-    result = run_demo_graph(frames=45, stages="none", domain_id=1 + DOMAIN_ID % 100, progress=lines.append)
+    result = graph.run_demo_graph(frames=45, stages="none", domain_id=1 + DOMAIN_ID % 100, progress=lines.append)
     assert result["frames_sent"] == 45 and 0 < result["frames_received"] <= 45
     assert result["frames_received"] + result["frames_skipped"] >= 40      # at most a few lost on the wire
     assert 0 < result["p50_ms"] <= result["p95_ms"] <= result["max_ms"] < 1000
     assert lines and "latency" in lines[-1]
-    if result["frames_received"] == 45:                 # then the score is the offline one on the same frames
-        seq = generate_split("side", "test", 45, seed=7, stride=1)
-        depth = decode_depth(encode_depth(seq.depth_m, "16UC1"), "16UC1")
-        pred = Pipeline().run(depth, seq.keypoints, seq.confidence, seq.camera).joints
-        assert result["mAP"] == pytest.approx(evaluate(pred, seq.joints, seq.is_valid)["mAP"], abs=1e-9)
-    assert "refine_node, side view, stages none" in format_result(result)
+    (scorer,) = scorers
+    seq, idx = scorer.player.seq, np.asarray(scorer.indices)
+    assert len(idx) == result["frames_received"] == len(set(idx.tolist()))
+    depth = decode_depth(encode_depth(seq.depth_m[idx], "16UC1"), "16UC1")
+    want = Pipeline().run(depth, seq.keypoints[idx], seq.confidence[idx], seq.camera).joints
+    got = np.stack(scorer.joints)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    offline = evaluate(want, seq.joints[idx], seq.is_valid[idx])
+    assert result["n_frames"] == offline["n_frames"] > 0
+    assert result["mAP"] == pytest.approx(offline["mAP"], abs=1e-9)
+    assert result["mDE_cm"] == pytest.approx(offline["mDE_cm"], abs=1e-6)
+    assert "refine_node, side view, stages none" in graph.format_result(result)

@@ -1,13 +1,18 @@
-"""The shipped weights reproduce the recorded benchmark numbers (bench/ablation.json, 'smoke' set)."""
-import json
+"""The shipped weights refine: A+B+C on the small fixed-seed smoke set clears absolute floors."""
 from pathlib import Path
 
 import pytest
 
-from refinet_ros.commands.bench import ablation_rows
-from refinet_ros.commands.synthetic import cached_test_set
+from refinet_ros.commands.bench import SMOKE_FRAMES, ablation_rows
+from refinet_ros.commands.synthetic import BENCH_SEED, cached_test_set
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "ablation.json"
+#: (view, 2D keypoints) -> (lowest A+B+C mAP@10cm, highest A+B+C mDE in cm) on the smoke set. These
+#: are floors, not the recorded values: when written, the shipped weights scored side 0.889 / 0.958
+#: mAP (4.98 / 2.77 cm) and top 0.716 / 0.909 (8.40 / 4.37 cm) from detector / label keypoints
+#: (bench/ablation.json, "smoke"), so retrained weights may move a few points, while weights that no
+#: longer refine (baselines: side 0.62 / 0.74, top 0.22 / 0.26 mAP) fail.
+FLOORS = {("side", "detector"): (0.85, 6.5), ("side", "labels"): (0.90, 4.0),
+          ("top", "detector"): (0.65, 10.5), ("top", "labels"): (0.80, 6.0)}
 
 
 @pytest.fixture(scope="module")
@@ -18,25 +23,19 @@ def smoke_data(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("keypoints", ["detector", "labels"])
 @pytest.mark.parametrize("view", ["side", "top"])
-def test_shipped_weights_reproduce_recorded_numbers(view, keypoints, smoke_data):
+def test_shipped_weights_clear_their_floors(view, keypoints, smoke_data):
     """From the simulated detector's keypoints and from the labels' (confidence 1) alike."""
-    recorded = json.loads(BENCH.read_text())
-    smoke = recorded["smoke"]
-    paths = cached_test_set(view, smoke["frames_per_view"], recorded["seed"], smoke_data, progress=False)
+    paths = cached_test_set(view, SMOKE_FRAMES, BENCH_SEED, smoke_data, progress=False)
     rows = {r["name"]: r for r in ablation_rows(view, paths, ("none", "A,B,C"), progress=False, keypoints=keypoints)}
-    expected_rows = smoke["views" if keypoints == "detector" else "label_keypoints"][view]
-    for name, expected in expected_rows.items():
-        assert rows[name]["mAP"] == pytest.approx(expected["mAP"], abs=0.01), name
-        assert rows[name]["mDE_cm"] == pytest.approx(expected["mDE_cm"], abs=0.3), name
-    # and the refinement is what the README claims it is: better than the baseline
-    assert rows["A+B+C"]["mAP"] > rows["baseline"]["mAP"]
+    min_map, max_mde = FLOORS[view, keypoints]
+    assert rows["A+B+C"]["mAP"] >= min_map and rows["A+B+C"]["mDE_cm"] <= max_mde, rows["A+B+C"]
+    assert rows["A+B+C"]["mAP"] > rows["baseline"]["mAP"] and rows["A+B+C"]["mDE_cm"] < rows["baseline"]["mDE_cm"]
 
 
 @pytest.mark.parametrize("view", ["side", "top"])
 def test_int8_costs_under_two_points(view, smoke_data):
     """`--int8` trades exactness for speed; it may not cost more than the issue allows a smaller net."""
-    recorded = json.loads(BENCH.read_text())
-    paths = cached_test_set(view, recorded["smoke"]["frames_per_view"], recorded["seed"], smoke_data, progress=False)
+    paths = cached_test_set(view, SMOKE_FRAMES, BENCH_SEED, smoke_data, progress=False)
     exact, fast = (ablation_rows(view, paths, ("A,B,C",), progress=False, int8=int8)[0] for int8 in (False, True))
     assert fast["mAP"] >= exact["mAP"] - 0.02 and fast["mDE_cm"] <= exact["mDE_cm"] + 1.0
 
