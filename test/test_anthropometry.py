@@ -100,8 +100,8 @@ def test_measure_is_batched_and_all_nan_is_quiet():
 
 
 def test_side_mean():
-    r, l = np.array([1.0, np.nan, 2.0, np.nan]), np.array([3.0, 4.0, np.nan, np.nan])
-    np.testing.assert_array_equal(side_mean(r, l), [2.0, 4.0, 2.0, np.nan])
+    right, left = np.array([1.0, np.nan, 2.0, np.nan]), np.array([3.0, 4.0, np.nan, np.nan])
+    np.testing.assert_array_equal(side_mean(right, left), [2.0, 4.0, 2.0, np.nan])
 
 
 # --------------------------------------------------------------------------- temporal estimator

@@ -173,7 +173,8 @@ def _refined_joints(out: Path) -> np.ndarray:
     from refinet_ros.message_codec import joints_from_msg
     with open_bag(out) as reader:
         conns = [c for c in reader.connections if c.topic == L.REFINED_TOPIC]
-        return np.concatenate([joints_from_msg(msg)[1] for _, _, msg, _ in read_messages(reader, conns, {L.REFINED_TOPIC})])
+        return np.concatenate([joints_from_msg(msg)[1]
+                               for _, _, msg, _ in read_messages(reader, conns, {L.REFINED_TOPIC})])
 
 
 def test_refine_cleans_nan_and_out_of_range_confidence_and_counts_it(tmp_path):

@@ -1,6 +1,5 @@
 """Detector randomisation: a skeleton model trained briefly on the random detector family improves a
 detector family it never saw, and the leave-out bookkeeping of its record says it never saw it."""
-import numpy as np
 import pytest
 import torch
 

@@ -165,7 +165,8 @@ def test_mismatched_ids_between_depth_and_labels(pair):
         ids = h5["id"][()]
         ids[3] = b"99_99999"
         h5["id"][...] = ids
-    with DepthFile(depth_path) as d, pytest.raises(ItopFormatError, match="'id' does not match.*first mismatch at index 3"):
+    with (DepthFile(depth_path) as d,
+          pytest.raises(ItopFormatError, match="'id' does not match.*first mismatch at index 3")):
         check_pair(d, read_labels(labels_path), labels_path)
 
 

@@ -70,7 +70,8 @@ def test_load_list_and_unload_a_refine_node(context, container):
         assert resp.success, resp.error_message
         assert resp.full_node_name == "/robot1/refine_composed"
         listed = _call(node, composition.ListNodes, "list_nodes", composition.ListNodes.Request())
-        assert list(listed.full_node_names) == ["/robot1/refine_composed"] and list(listed.unique_ids) == [resp.unique_id]
+        assert list(listed.full_node_names) == ["/robot1/refine_composed"]
+        assert list(listed.unique_ids) == [resp.unique_id]
         executor = rclpy.executors.SingleThreadedExecutor(context=context)
         executor.add_node(node)
         deadline = time.monotonic() + 20
@@ -81,11 +82,12 @@ def test_load_list_and_unload_a_refine_node(context, container):
         assert any(s.hardware_id == "/robot1/refine_composed" for m in got for s in m.status), "not active"
         topics = dict(node.get_topic_names_and_types())
         assert "/robot1/my_detector/skeletons" in topics, sorted(topics)
-        gone = _call(node, composition.UnloadNode, "unload_node", composition.UnloadNode.Request(unique_id=resp.unique_id))
+        unload = composition.UnloadNode.Request(unique_id=resp.unique_id)
+        gone = _call(node, composition.UnloadNode, "unload_node", unload)
         assert gone.success
         listed = _call(node, composition.ListNodes, "list_nodes", composition.ListNodes.Request())
         assert list(listed.full_node_names) == []
-        again = _call(node, composition.UnloadNode, "unload_node", composition.UnloadNode.Request(unique_id=resp.unique_id))
+        again = _call(node, composition.UnloadNode, "unload_node", unload)
         assert not again.success and "no node" in again.error_message
     finally:
         node.destroy_node()

@@ -94,10 +94,12 @@ def test_a_bad_config_fails_configure_with_the_reason_and_can_be_fixed(client):
     c = client(view="front")
     assert not c.transition(Transition.TRANSITION_CONFIGURE)
     assert c.state() == State.PRIMARY_STATE_UNCONFIGURED and "view='front'" in c.node.config_error
-    result = c.call("set_parameters", SetParameters.Request(parameters=[Parameter("view", value="top").to_parameter_msg()]))
+    top = Parameter("view", value="top").to_parameter_msg()
+    result = c.call("set_parameters", SetParameters.Request(parameters=[top]))
     assert result.results[0].successful                    # unconfigured: parameters may change
     assert c.transition(Transition.TRANSITION_CONFIGURE) and c.node.config.view == "top"
-    result = c.call("set_parameters", SetParameters.Request(parameters=[Parameter("view", value="side").to_parameter_msg()]))
+    side = Parameter("view", value="side").to_parameter_msg()
+    result = c.call("set_parameters", SetParameters.Request(parameters=[side]))
     assert not result.results[0].successful and "take effect at configure" in result.results[0].reason
 
 

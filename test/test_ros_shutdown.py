@@ -16,7 +16,6 @@ rclpy = pytest.importorskip("rclpy")
 
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
-from std_msgs.msg import Header  # noqa: E402
 
 from refinet_ros.core.depth import encode_depth  # noqa: E402
 from refinet_ros.core.synth.generate import generate_split  # noqa: E402
@@ -45,7 +44,8 @@ def test_sigint_while_refining_ends_cleanly(context, signals):
     node = rclpy.create_node("shutdown_driver", namespace=NAMESPACE, context=context)
     try:
         pubs = [node.create_publisher(t, n, RELIABLE) for t, n in
-                ((CameraInfo, "camera/depth/camera_info"), (Image, "camera/depth/image_raw"), (Skeleton2DArray, "pose2d"))]
+                ((CameraInfo, "camera/depth/camera_info"), (Image, "camera/depth/image_raw"),
+                 (Skeleton2DArray, "pose2d"))]
         got = []
         node.create_subscription(Skeleton3DArray, "refinet/skeletons", got.append, RELIABLE)
         executor = rclpy.executors.SingleThreadedExecutor(context=context)
@@ -53,7 +53,8 @@ def test_sigint_while_refining_ends_cleanly(context, signals):
         deadline, stamp, sent_after_signal = time.monotonic() + 60, 1, 0
         while time.monotonic() < deadline and proc.poll() is None:
             header = CODEC.header(stamp * 33_000_000, "cam")
-            msgs = (CODEC.camera_info(header, seq.camera), array_to_image(encode_depth(seq.depth_m[0], "16UC1"), "16UC1"),
+            msgs = (CODEC.camera_info(header, seq.camera),
+                    array_to_image(encode_depth(seq.depth_m[0], "16UC1"), "16UC1"),
                     CODEC.skeleton2d_array(header, ["a", "b"], seq.keypoints[:2], seq.confidence[:2]))
             for pub, msg in zip(pubs, msgs):
                 msg.header = header

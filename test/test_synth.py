@@ -98,7 +98,8 @@ def test_dimensions_recorded_match_joints(side_set):
             j = side_set.joints[idx].astype(np.float64)
             assert np.allclose(np.linalg.norm(j[:, R_SHOULDER] - j[:, R_ELBOW], axis=-1), m["upper_arm"], atol=1e-4)
             assert np.allclose(np.linalg.norm(j[:, R_ELBOW] - j[:, R_HAND], axis=-1), m["forearm"], atol=1e-4)
-            assert np.allclose(np.linalg.norm(j[:, R_SHOULDER] - j[:, L_SHOULDER], axis=-1), m["shoulder_width"], atol=1e-4)
+            assert np.allclose(np.linalg.norm(j[:, R_SHOULDER] - j[:, L_SHOULDER], axis=-1), m["shoulder_width"],
+                               atol=1e-4)
             mid = 0.5 * (j[:, R_HIP] + j[:, L_HIP])
             trunk = np.linalg.norm(j[:, NECK] - mid, axis=-1)      # the spine bends: upright is the max
             assert (trunk <= m["torso"] + 2e-4).all() and (trunk > 0.8 * m["torso"]).all()

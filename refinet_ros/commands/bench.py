@@ -51,7 +51,8 @@ def _common(p: argparse.ArgumentParser, default_json: Path) -> None:
     p.add_argument("--seed", type=int, default=BENCH_SEED, help="seed of the fixed-seed test sets")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="where the synthetic test sets are cached")
     p.add_argument("--json", type=Path, default=default_json, help="results")
-    p.add_argument("--view", choices=VIEWS, help="only this view (default: both; e.g. to score another weights directory)")
+    p.add_argument("--view", choices=VIEWS,
+                   help="only this view (default: both; e.g. to score another weights directory)")
 
 
 def _views(args: argparse.Namespace) -> tuple[str, ...]:
@@ -97,8 +98,8 @@ def ablation_rows(view: str, paths: dict[str, Path], rows: tuple[str, ...] = ABL
 
 
 def format_ablation(view: str, rows: list[dict], keypoints: str = "detector") -> str:
-    lines = [f"{view} view, {keypoints} keypoints", f"{'stages':<8} {'mAP@10':>7} {'mAP@5':>7} {'mDE cm':>7} {'impr %':>7} "
-                             f"{'upper':>6} {'lower':>6}"]
+    lines = [f"{view} view, {keypoints} keypoints",
+             f"{'stages':<8} {'mAP@10':>7} {'mAP@5':>7} {'mDE cm':>7} {'impr %':>7} {'upper':>6} {'lower':>6}"]
     for r in rows:
         lines.append(f"{r['name']:<8} {r['mAP']:>7.3f} {r['mAP_5cm']:>7.3f} {r['mDE_cm']:>7.1f} "
                      f"{r['improvement_pct']:>+7.1f} {r['upper_mAP']:>6.3f} {r['lower_mAP']:>6.3f}")

@@ -49,7 +49,8 @@ def add_detectors_parser(kinds: argparse._SubParsersAction) -> None:
     p = kinds.add_parser("detectors", help="leave-out benchmark: the ablation rows for each simulated 2D "
                                            "detector family (held out of training) and the labels' keypoints")
     p.add_argument("--view", choices=VIEWS, help="only this view (default: both)")
-    p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="JSON output; the Markdown tables go next to it (.md)")
+    p.add_argument("--json", type=Path, default=DEFAULT_JSON,
+                   help="JSON output; the Markdown tables go next to it (.md)")
     p.add_argument("--frames", type=int, default=DETECTOR_BENCH_FRAMES, help="test frames per view")
     p.add_argument("--seed", type=int, default=BENCH_SEED, help="seed of the fixed-seed test sets")
     p.add_argument("--weights", type=Path, help="weights directory (default: the shipped weights)")
@@ -223,7 +224,8 @@ def markdown(payload: Mapping) -> str:
         below = [f"`{f}` " + ", ".join(f"{g['group']} {g['A+B+C_mAP']:.3f} < {g['baseline_mAP']:.3f}"
                                          for g in cells[f]["checks"]["groups"]["below"])
                  for f in families if not cells[f]["checks"]["groups"]["passed"]]
-        out.append("- every joint group at A+B+C ≥ baseline: " + ("all columns" if not below else "fails: " + "; ".join(below)))
+        out.append("- every joint group at A+B+C ≥ baseline: "
+                   + ("all columns" if not below else "fails: " + "; ".join(below)))
         kept = [f"`{f}`" for f in families if cells[f]["checks"]["held_out"]["held_out"]]
         out.append("- held out of the training of A, B and C: " + (", ".join(kept) if kept else "none"))
         out.append("")
@@ -264,7 +266,8 @@ def run_detectors(args: argparse.Namespace) -> int:
                 reference = valid
             elif not _same_frames(reference, valid):
                 raise ValueError(f"{paths['labels']}: labels differ from the {args.families[0]} split of the same "
-                                 f"seed; the depth and labels must not depend on the detector (stale cache in {args.data}?)")
+                                 "seed; the depth and labels must not depend on the detector "
+                                 f"(stale cache in {args.data}?)")
             cells[family] = {"rows": rows, "data": str(paths["depth_map"].parent),
                              "checks": {"chain": chain_check(rows), "groups": groups_check(rows),
                                         "held_out": held_out_check(family, records)}}

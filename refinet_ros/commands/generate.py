@@ -1,4 +1,4 @@
-"""``refinet generate``: write a synthetic ITOP-format data set with :func:`~refinet_ros.core.synth.generate.write_split`."""
+"""``refinet generate``: write synthetic ITOP-format data sets (:func:`refinet_ros.core.synth.generate.write_split`)."""
 from __future__ import annotations
 
 import argparse

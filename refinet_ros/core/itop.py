@@ -94,7 +94,8 @@ def _dataset(h5: h5py.File, path: Path, key: str, shape_tail: tuple[int, ...] | 
     if numeric:
         _require_numbers(path, key, ds.dtype)
     if shape_tail is not None and tuple(ds.shape[1:]) != shape_tail:
-        raise ItopFormatError(f"{path}: key '{key}' has shape {ds.shape}, expected (N, {', '.join(map(str, shape_tail))})")
+        raise ItopFormatError(f"{path}: key '{key}' has shape {ds.shape}, "
+                              f"expected (N, {', '.join(map(str, shape_tail))})")
     if n is not None and ds.shape[0] != n:
         raise ItopFormatError(f"{path}: key '{key}' has {ds.shape[0]} entries but 'id' has {n}")
     return ds
@@ -140,7 +141,8 @@ def read_labels(path: str | Path, with_segmentation: bool = False) -> ItopLabels
         bad = ~np.isfinite(arr[is_valid]).all(axis=(1, 2))
         if bad.any():
             first = ids[is_valid][bad][0]
-            raise ItopFormatError(f"{path}: key '{key}' has NaN/inf in {int(bad.sum())} valid frame(s), first id {first}")
+            raise ItopFormatError(f"{path}: key '{key}' has NaN/inf in {int(bad.sum())} valid frame(s), "
+                                  f"first id {first}")
     _require_metres(path, "real_world_coordinates", np.abs(world[is_valid][..., 2]))   # ITOP z: distance ahead
     return ItopLabels(ids, is_valid, visible, uv, itop_to_optical(world), seg)
 

@@ -46,7 +46,8 @@ def evaluate_files(depth_path: str | Path, labels_path: str | Path, pipeline: Pi
                   else Pose2D(valid.uv.copy(), np.ones(valid.uv.shape[:2])))
         camera = PinholeCamera.for_image(depth.shape, intrinsics)
         pred = np.full(valid.joints.shape, np.nan)
-        bar = tqdm(total=len(valid_idx), desc=f"eval {stages_label(pipeline.names)}", unit="frame", disable=not progress)
+        bar = tqdm(total=len(valid_idx), desc=f"eval {stages_label(pipeline.names)}", unit="frame",
+                   disable=not progress)
         for pos, frames in depth.batches(valid_idx, batch_size):
             state = pipeline.run(frames, pose2d.uv[pos], pose2d.confidence[pos], camera)
             pred[pos] = state.joints

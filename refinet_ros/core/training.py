@@ -132,7 +132,8 @@ def train_module(module: str, view: str, data_train: FrameSet, data_val: FrameSe
                 break
             for group in opt.param_groups:
                 group["lr"] = _lr_at(fraction, cfg["lr"])
-            b = BATCHES[module](data_train, bank_train, perm[k * cfg["batch"]:(k + 1) * cfg["batch"]], rng, model.config)
+            index = perm[k * cfg["batch"]:(k + 1) * cfg["batch"]]
+            b = BATCHES[module](data_train, bank_train, index, rng, model.config)
             loss = fit_step(model, opt, b, dev)
             step += 1
             loss_ema = loss if math.isnan(loss_ema) else 0.98 * loss_ema + 0.02 * loss

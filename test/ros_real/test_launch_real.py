@@ -13,7 +13,6 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
-from std_msgs.msg import Header
 
 from conftest import Process, ros2, wait_for
 from refinet_ros.core.synth.generate import generate_split
@@ -37,9 +36,9 @@ class Camera:
                      ((CameraInfo, "camera/depth/camera_info"), (Image, "camera/depth/image_raw"),
                       (Skeleton2DArray, "pose2d"))]
         self.got: dict[int, Skeleton3DArray] = {}
-        self.node.create_subscription(Skeleton3DArray, "refinet/skeletons",
-                                      lambda m: self.got.setdefault(m.header.stamp.sec * 10**9 + m.header.stamp.nanosec, m),
-                                      RELIABLE)
+        self.node.create_subscription(
+            Skeleton3DArray, "refinet/skeletons",
+            lambda m: self.got.setdefault(m.header.stamp.sec * 10**9 + m.header.stamp.nanosec, m), RELIABLE)
         self.buffer = tf2_ros.Buffer()
         self.listener = tf2_ros.TransformListener(self.buffer, self.node)
         self.executor = SingleThreadedExecutor(context=context)

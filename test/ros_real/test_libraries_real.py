@@ -24,7 +24,8 @@ GLUE = ("import sys\nfrom refinet_ros.ros.compat import builtin_sync\n"
 
 @pytest.fixture(scope="module")
 def upstream_test(tmp_path_factory) -> Path:
-    sources = Path(os.environ.get("REFINET_ROS_SOURCES", Path(__file__).parents[3] / "shared/ros2-harness/sources.tar.xz"))
+    sources = Path(os.environ.get("REFINET_ROS_SOURCES",
+                                  Path(__file__).parents[3] / "shared/ros2-harness/sources.tar.xz"))
     if not sources.is_file():
         pytest.skip(f"upstream message_filters tests not available ({sources}: the harness's sources.tar.xz)")
     out = tmp_path_factory.mktemp("upstream")

@@ -38,7 +38,8 @@ class ResidualBlock(nn.Module):
 
 
 class PatchRefiner(nn.Module):
-    """(B, 15, 40, 40) depth patches -> (B, 15, 2) keypoint offsets in ITOP pixels. ~0.8M params; width 48 keeps it under 5 ms on 2 cores.
+    """(B, 15, 40, 40) depth patches -> (B, 15, 2) keypoint offsets in ITOP pixels. ~0.8M params; width 48
+    keeps it under 5 ms on 2 cores.
 
     The head flattens a 1x1-reduced 10x10 map instead of pooling it: an offset is a position, and
     pooling would throw away exactly where in the patch the limb is.

@@ -71,7 +71,8 @@ class BodyDims:
     forearm: float          #: elbow -> ITOP "hand" joint (wrist / base of the palm)
     thigh: float            #: hip -> knee
     shin: float             #: knee -> ITOP "foot" joint (ankle)
-    trunk: float            #: mid-hip -> neck joint standing upright (the "torso length"; a bent spine shortens the straight distance)
+    #: mid-hip -> neck joint standing upright (the "torso length"; a bent spine shortens the straight distance)
+    trunk: float
     torso_frac: float       #: the ITOP torso joint sits this far up the mid-hip -> neck line
     neck_head: float        #: neck joint -> head centre
     ankle_height: float     #: ankle joint above the sole
@@ -193,7 +194,8 @@ def forward_kinematics(dims: BodyDims, pose: dict[str, np.ndarray]) -> Kinematic
     r_fore = np.zeros((t, 2, 3, 3))
     for k, (side, sgn, s_i, e_i, h_i) in enumerate((("r", -1, R_SHOULDER, R_ELBOW, R_HAND),
                                                      ("l", 1, L_SHOULDER, L_ELBOW, L_HAND))):
-        r_ua = r_chest @ rot_y(-sgn * p[f"{side}_sh_abd"]) @ rot_x(p[f"{side}_sh_flex"]) @ rot_z(sgn * p[f"{side}_sh_rot"])
+        r_ua = (r_chest @ rot_y(-sgn * p[f"{side}_sh_abd"]) @ rot_x(p[f"{side}_sh_flex"])
+                @ rot_z(sgn * p[f"{side}_sh_rot"]))
         j[:, e_i] = j[:, s_i] + _apply(r_ua, [0, 0, -dims.upper_arm])
         r_fa = r_ua @ rot_x(p[f"{side}_elbow"])
         j[:, h_i] = j[:, e_i] + _apply(r_fa, [0, 0, -dims.forearm])
@@ -201,7 +203,8 @@ def forward_kinematics(dims: BodyDims, pose: dict[str, np.ndarray]) -> Kinematic
     foot_dir = np.zeros((t, 2, 3))
     for k, (side, sgn, hip_i, knee_i, foot_i) in enumerate((("r", -1, R_HIP, R_KNEE, R_FOOT),
                                                             ("l", 1, L_HIP, L_KNEE, L_FOOT))):
-        r_th = r_yaw @ rot_y(-sgn * p[f"{side}_hip_abd"]) @ rot_x(p[f"{side}_hip_flex"]) @ rot_z(sgn * p[f"{side}_hip_rot"])
+        r_th = (r_yaw @ rot_y(-sgn * p[f"{side}_hip_abd"]) @ rot_x(p[f"{side}_hip_flex"])
+                @ rot_z(sgn * p[f"{side}_hip_rot"]))
         j[:, knee_i] = j[:, hip_i] + _apply(r_th, [0, 0, -dims.thigh])
         r_sh = r_th @ rot_x(-p[f"{side}_knee"])
         j[:, foot_i] = j[:, knee_i] + _apply(r_sh, [0, 0, -dims.shin])

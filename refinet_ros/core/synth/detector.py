@@ -46,7 +46,8 @@ CONFUSERS: dict[int, tuple[int, ...]] = {
     R_SHOULDER: (NECK, R_ELBOW, L_SHOULDER), L_SHOULDER: (NECK, L_ELBOW, R_SHOULDER),
     R_ELBOW: (R_SHOULDER, R_HAND, R_HIP, TORSO, L_ELBOW), L_ELBOW: (L_SHOULDER, L_HAND, L_HIP, TORSO, R_ELBOW),
     R_HAND: (R_HIP, TORSO, L_HAND, R_ELBOW, HEAD), L_HAND: (L_HIP, TORSO, R_HAND, L_ELBOW, HEAD),
-    TORSO: (NECK, R_HIP, L_HIP, R_HAND, L_HAND), R_HIP: (L_HIP, TORSO, R_HAND, R_KNEE), L_HIP: (R_HIP, TORSO, L_HAND, L_KNEE),
+    TORSO: (NECK, R_HIP, L_HIP, R_HAND, L_HAND),
+    R_HIP: (L_HIP, TORSO, R_HAND, R_KNEE), L_HIP: (R_HIP, TORSO, L_HAND, L_KNEE),
     R_KNEE: (L_KNEE, R_HIP, R_FOOT), L_KNEE: (R_KNEE, L_HIP, L_FOOT),
     R_FOOT: (L_FOOT, R_KNEE), L_FOOT: (R_FOOT, L_KNEE),
 }
@@ -155,7 +156,8 @@ def get_profile(profile: str | DetectorProfile | None) -> DetectorProfile:
     try:
         return PROFILES[profile]
     except KeyError:
-        raise ValueError(f"unknown detector profile {profile!r}; expected one of {(*PROFILES, RANDOM_FAMILY)}") from None
+        raise ValueError(f"unknown detector profile {profile!r}; "
+                         f"expected one of {(*PROFILES, RANDOM_FAMILY)}") from None
 
 
 def random_profile(rng: np.random.Generator) -> DetectorProfile:
@@ -248,11 +250,11 @@ def simulate_clip(uv: np.ndarray, visible: np.ndarray, scale: np.ndarray, back_f
     for limb in (ARM, LEG):
         flip = rng.random(t_len) < pr.p_swap_limb * vf
         for k in limb:
-            r, l = LIMB_PAIRS[k]
-            tmp = src[flip, r].copy()
-            src[flip, r] = src[flip, l]
-            src[flip, l] = tmp
-            swapped[flip, r] = swapped[flip, l] = True
+            right, left = LIMB_PAIRS[k]
+            tmp = src[flip, right].copy()
+            src[flip, right] = src[flip, left]
+            src[flip, left] = tmp
+            swapped[flip, right] = swapped[flip, left] = True
     # Limb joints: jitter mostly along the bone (parent -> joint in the image), less across it,
     # as heatmap peaks slide along a limb more easily than off it.
     par = src[:, _PARENT]
@@ -287,7 +289,8 @@ def simulate_clip(uv: np.ndarray, visible: np.ndarray, scale: np.ndarray, back_f
     conf = np.where(confident_miss, rng.uniform(0.5, 0.9, size=conf.shape), conf)
     # off-image: clipped to the border, low confidence
     inside = (kp[..., 0] >= 0) & (kp[..., 0] <= width - 1) & (kp[..., 1] >= 0) & (kp[..., 1] <= height - 1)
-    gt_inside = np.isfinite(uv).all(-1) & (uv[..., 0] >= 0) & (uv[..., 0] <= width - 1) & (uv[..., 1] >= 0) & (uv[..., 1] <= height - 1)
+    gt_inside = (np.isfinite(uv).all(-1) & (uv[..., 0] >= 0) & (uv[..., 0] <= width - 1)
+                 & (uv[..., 1] >= 0) & (uv[..., 1] <= height - 1))
     conf = np.where(inside & gt_inside, conf, conf * 0.25)
     if pr.confidence == "constant":
         conf = np.full_like(conf, pr.conf_value)

@@ -25,9 +25,10 @@ import numpy as np
 from ..camera import PinholeCamera, itop_to_optical
 from ..depth import to_itop_depth
 from ..joints import HEAD, NECK, NUM_JOINTS, TORSO
-from ..views import VIEWS, check_view
+from ..views import check_view
 from .body import BodyDims, build_primitives, forward_kinematics, joint_radius, sample_body
-from .detector import DEFAULT_PROFILE, PROFILES, RANDOM_FAMILY, DetectorProfile, get_profile, random_profile, simulate_clip
+from .detector import (DEFAULT_PROFILE, PROFILES, RANDOM_FAMILY, DetectorProfile, get_profile, random_profile,
+                       simulate_clip)
 from .motion import ACTIONS, FPS, sample_motion
 from .render import _rays, render_background, render_body
 from .scene import sample_side, sample_top
@@ -334,7 +335,8 @@ class _ItopAppender:
         self.labels_path = prefix.with_name(prefix.name + "_labels.h5")
         self.d = h5py.File(self.depth_path, "w")
         self.l = h5py.File(self.labels_path, "w")
-        mk = lambda f, k, shape, dt, **kw: f.create_dataset(k, shape=(0, *shape), maxshape=(None, *shape), dtype=dt, **kw)  # noqa: E731
+        mk = lambda f, k, shape, dt, **kw: f.create_dataset(  # noqa: E731
+            k, shape=(0, *shape), maxshape=(None, *shape), dtype=dt, **kw)
         img = dict(compression="gzip", compression_opts=1, chunks=(1, h, w))
         self.sets = {
             ("d", "id"): mk(self.d, "id", (), "S8", chunks=(4096,)),
@@ -342,8 +344,10 @@ class _ItopAppender:
             ("l", "id"): mk(self.l, "id", (), "S8", chunks=(4096,)),
             ("l", "is_valid"): mk(self.l, "is_valid", (), np.uint8, chunks=(4096,)),
             ("l", "visible_joints"): mk(self.l, "visible_joints", (NUM_JOINTS,), np.uint8, chunks=(1024, NUM_JOINTS)),
-            ("l", "image_coordinates"): mk(self.l, "image_coordinates", (NUM_JOINTS, 2), np.float32, chunks=(1024, NUM_JOINTS, 2)),
-            ("l", "real_world_coordinates"): mk(self.l, "real_world_coordinates", (NUM_JOINTS, 3), np.float32, chunks=(1024, NUM_JOINTS, 3)),
+            ("l", "image_coordinates"): mk(self.l, "image_coordinates", (NUM_JOINTS, 2), np.float32,
+                                           chunks=(1024, NUM_JOINTS, 2)),
+            ("l", "real_world_coordinates"): mk(self.l, "real_world_coordinates", (NUM_JOINTS, 3), np.float32,
+                                                chunks=(1024, NUM_JOINTS, 3)),
             ("l", "segmentation"): mk(self.l, "segmentation", (h, w), np.int8, **img),
         }
 
