@@ -21,7 +21,7 @@ from refinet_ros.core.depth import encode_depth  # noqa: E402
 from refinet_ros.core.synth.generate import generate_split  # noqa: E402
 from refinet_ros.msg import Skeleton2DArray, Skeleton3DArray  # noqa: E402
 from refinet_ros.ros.compat.image import array_to_image  # noqa: E402
-from refinet_ros.ros.conversions import CODEC  # noqa: E402
+from refinet_ros.ros.rclpy_codec import CODEC  # noqa: E402
 
 DOMAIN_ID = 1 + (os.getpid() + 91) % 100
 NAMESPACE = f"refinet_shutdown_{os.getpid()}"

@@ -18,7 +18,7 @@ from conftest import Process, ros2, wait_for
 from refinet_ros.core.synth.generate import generate_split
 from refinet_ros.msg import Skeleton2DArray, Skeleton3DArray
 from refinet_ros.ros.compat.image import array_to_image
-from refinet_ros.ros.conversions import CODEC
+from refinet_ros.ros.rclpy_codec import CODEC
 from refinet_ros.core.depth import encode_depth
 
 DOMAIN_ID = 1 + (os.getpid() + 17) % 100
