@@ -20,12 +20,12 @@ from rclpy.node import Node
 from ..config_file import (DEFAULT_CONFIG, NODE_NAME, ConfigError, node_section, parameter_descriptions,
                            read_node_parameters)
 from ..core.layouts import LAYOUTS
+from ..core.views import VIEWS
 from ..core.pipeline import parse_stages
 
 __all__ = ["DEFAULT_CONFIG", "NODE_NAME", "ConfigError", "NodeConfig", "declare_parameters", "load_defaults",
            "node_section", "read_config", "validate"]
 
-VIEWS = ("side", "top")
 RELIABILITIES = ("best_effort", "reliable")
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
 #: Numeric ranges shown by `ros2 param describe` and enforced when a value is set (from, to, step).

@@ -41,13 +41,13 @@ from ..core.joints import NUM_JOINTS
 from ..core.layouts import get_layout
 from ..core.pipeline import Pipeline
 from ..core.pose import PoseState
-from ..core.stages import build_stages
-from ..message_codec import stamp_ns
+from ..core.weights import build_stages
+from ..stamps import stamp_ns
 from ..msg import Skeleton2DArray, Skeleton3DArray
 from .compat import implementations
 from .compat.tf import TransformBroadcaster
 from .config import NODE_NAME, PARAMETER_NAMES, ConfigError, NodeConfig, declare_parameters, read_config
-from .conversions import CODEC
+from .rclpy_codec import CODEC
 from .diagnostics import FrameStats, HealthLimits, ThrottledWarner, assess, diagnostic_array
 from .frame import Frame, InputLimits, SkipFrame, prepare_frame
 from .input_monitor import InputMonitor

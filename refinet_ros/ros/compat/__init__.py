@@ -10,5 +10,5 @@ def implementations() -> str:
     from .image import HAVE_CV_BRIDGE
     from .sync import HAVE_MESSAGE_FILTERS
     from .tf import HAVE_TF2_ROS
-    return ", ".join(f"{name}: {'real' if real else 'built-in'}" for name, real in
-                     (("message_filters", HAVE_MESSAGE_FILTERS), ("tf2_ros", HAVE_TF2_ROS), ("cv_bridge", HAVE_CV_BRIDGE)))
+    seams = (("message_filters", HAVE_MESSAGE_FILTERS), ("tf2_ros", HAVE_TF2_ROS), ("cv_bridge", HAVE_CV_BRIDGE))
+    return ", ".join(f"{name}: {'real' if real else 'built-in'}" for name, real in seams)

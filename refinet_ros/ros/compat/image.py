@@ -11,7 +11,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from ...message_codec import ImageConversionError, depth_pixel_dtype, image_pixels
-from ..conversions import CODEC
+from ..rclpy_codec import CODEC
 
 try:
     from cv_bridge import CvBridge, CvBridgeError
