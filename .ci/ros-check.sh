@@ -24,7 +24,7 @@ fi
 
 say "colcon build of refinet_ros in $WS"
 rm -rf "$WS" && mkdir -p "$WS/src" && ln -s "$PWD" "$WS/src/refinet_ros"
-(cd "$WS" && COLCON_HOME=$PWD/.colcon colcon build --packages-select refinet_ros \
+(cd "$WS" && COLCON_HOME=$PWD/.colcon colcon build \
    --event-handlers console_direct- --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE="$(command -v python3)" \
    || { tail -50 log/latest_build/refinet_ros/stdout_stderr.log; exit 1; })
 set +u; source "$WS/install/setup.bash"; set -u

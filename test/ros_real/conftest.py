@@ -52,9 +52,14 @@ class Process:
         return self.proc.returncode, out
 
 
-def ros2(env: dict[str, str], *args: str, timeout: float = 60.0) -> str:
-    """Run a `ros2` CLI command; its output (a failure is an assertion with the output)."""
-    done = subprocess.run(["ros2", *args], env=env, capture_output=True, text=True, timeout=timeout)
+def ros2(env: dict[str, str], *args: str, timeout: float = 60.0, retries: int = 10) -> str:
+    """Run a `ros2` CLI command; its output (a failure is an assertion with the output). A node the
+    CLI has not discovered yet ("Node not found") is asked again, as a user would."""
+    for _ in range(retries):
+        done = subprocess.run(["ros2", *args], env=env, capture_output=True, text=True, timeout=timeout)
+        if "not found" not in done.stderr.lower() + done.stdout.lower():
+            break
+        time.sleep(1.0)
     assert done.returncode == 0, f"ros2 {' '.join(args)} -> {done.returncode}\n{done.stdout}\n{done.stderr}"
     return done.stdout
 

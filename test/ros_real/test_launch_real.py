@@ -98,6 +98,7 @@ def test_launch_refines_publishes_tf_and_answers_the_ros2_cli(context, ros_env, 
         assert "active" in ros2(ros_env, "lifecycle", "get", node)
         assert "successful" in ros2(ros_env, "lifecycle", "set", node, "deactivate").lower()
         assert ros2(ros_env, "lifecycle", "get", node).startswith("inactive")
+        cam.run_until(lambda: False, 1.0)            # outputs already on the wire before deactivating
         before = len(cam.got)
         cam.run_until(lambda: False, 2.0)
         assert len(cam.got) == before, "an inactive node published"
@@ -121,7 +122,7 @@ def test_ros2_component_load_into_the_shipped_container(context, ros_env):
         target = f"/{ns}/refinet_container"
         assert wait_for(lambda: target in ros2(ros_env, "node", "list"), 60)
         out = ros2(ros_env, "component", "load", target, "refinet_ros", "refinet_ros::RefineNode",
-                   "-n", "loaded_refine", "-p", "stages:=none", timeout=120)
+                   "-n", "loaded_refine", "--node-namespace", f"/{ns}", "-p", "stages:=none", timeout=120)
         assert "Loaded component" in out and f"/{ns}/loaded_refine" in out, out
         assert f"/{ns}/loaded_refine" in ros2(ros_env, "component", "list", target)
         assert "active" in ros2(ros_env, "lifecycle", "get", f"/{ns}/loaded_refine")
