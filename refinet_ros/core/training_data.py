@@ -23,7 +23,7 @@ from .pipeline import Pipeline, Stage
 from .pose import PoseState
 
 #: 2D input sources the bank holds, with the share of training samples drawn from each.
-SOURCES = {"detector": 0.75, "labels": 0.25}
+SOURCES = {"detector": 0.6, "labels": 0.4}
 
 
 @dataclass
