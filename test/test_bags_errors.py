@@ -20,6 +20,7 @@ from refinet_ros.core.camera import PinholeCamera
 from refinet_ros.core.itop import ItopFormatError, read_pose2d, write_pose2d
 from refinet_ros.core.pipeline import Pipeline
 from refinet_ros.core.synth.generate import write_split
+from refinet_ros.frame_input import InputLimits
 
 CAMERA = PinholeCamera.itop()
 
@@ -105,13 +106,26 @@ def test_messages_out_of_order(tmp_path):
     assert_no_output(tmp_path / "out")
 
 
-def test_keypoint_count_must_match_the_layout(tmp_path):
-    bag = make_bag(tmp_path / "in", [frame(L.EPOCH_NS, keypoints=17)])
-    with pytest.raises(BagError, match="17 keypoints per person; layout itop15 has 15"):
-        refine_bag(bag, tmp_path / "out", Pipeline(), progress=False)
-    assert_no_output(tmp_path / "out")
-    report = refine_bag(bag, tmp_path / "coco", Pipeline(), keypoint_layout="coco17", progress=False)
-    assert report.frames == 1 and report.skeletons == 1
+def test_frames_the_node_would_skip_are_skipped_and_counted_not_fatal(tmp_path):
+    """One input path: the checks of refine_node (keypoint count, missing camera_info, all-invalid
+    depth, size mismatch) skip the frame with the node's reason; the rest of the bag is refined."""
+    good = [frame(L.EPOCH_NS + k * 33_333_333) for k in range(2, 5)]
+    seventeen = frame(L.EPOCH_NS + 33_333_333, keypoints=17)
+    no_info = frame(L.EPOCH_NS)[1:]                          # before any camera_info
+    hdr = CODEC.header(L.EPOCH_NS + 5 * 33_333_333, L.OPTICAL_FRAME)
+    empty = frame(L.EPOCH_NS + 5 * 33_333_333)
+    empty[1] = (L.DEPTH_TOPIC, L.IMAGE, CODEC.depth_image(hdr, np.full((240, 320), np.nan, np.float32), "32FC1"))
+    small = frame(L.EPOCH_NS + 6 * 33_333_333)
+    small[1] = (L.DEPTH_TOPIC, L.IMAGE, CODEC.depth_image(CODEC.header(L.EPOCH_NS + 6 * 33_333_333, L.OPTICAL_FRAME),
+                                                          np.full((120, 160), 2.0, np.float32), "16UC1"))
+    bag = make_bag(tmp_path / "in", [no_info, seventeen, *good, empty, small])
+    report = refine_bag(bag, tmp_path / "out", Pipeline(), progress=False)
+    assert report.frames == 3 and report.skeletons == 3
+    assert report.skipped == {"camera_info": 1, "keypoint_count": 1, "invalid_depth": 1, "size_mismatch": 1}
+    assert "17 keypoints per person; layout itop15 has 15" in report.first_skip["keypoint_count"]
+    report = refine_bag(make_bag(tmp_path / "in2", [seventeen]), tmp_path / "coco", Pipeline(),
+                        keypoint_layout="coco17", progress=False)
+    assert report.frames == 1 and report.skeletons == 1 and not report.skipped
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +197,7 @@ def test_refine_cleans_nan_and_out_of_range_confidence_and_counts_it(tmp_path):
     bad.confidence = np.array([np.nan, 1e9, -5.0] + [1.0] * 12, dtype=np.float32)
     src = make_bag(tmp_path / "in", frames)
     report = refine_bag(src, tmp_path / "out", Pipeline(), progress=False)
-    assert report.frames == 3 and report.repaired_confidence == 1
+    assert report.frames == 3 and report.repaired["confidence"] == 1
     joints = _refined_joints(tmp_path / "out")
     assert np.isfinite(joints).all() and np.allclose(joints[1], joints[0])
 
@@ -195,6 +209,6 @@ def test_refine_treats_depth_outside_the_range_as_invalid(tmp_path):
     depth[:, :150] = 1e30                                   # saturated garbage on the left half
     items[1] = (L.DEPTH_TOPIC, L.IMAGE, CODEC.depth_image(hdr, depth, "32FC1"))
     src = make_bag(tmp_path / "in", [items])
-    refine_bag(src, tmp_path / "out", Pipeline(), progress=False, depth_range=(0.1, 10.0))
+    refine_bag(src, tmp_path / "out", Pipeline(), progress=False, limits=InputLimits(0.1, 10.0, 8))
     joints = _refined_joints(tmp_path / "out")[0]
     assert np.isnan(joints[:7]).all() and np.nanmax(joints[..., 2]) == pytest.approx(2.0)

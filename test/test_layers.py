@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "refinet_ros"
 LAYERS = {
     "__init__": 0, "core": 0,
     "message_codec": 1, "stamps": 1, "config_file": 1,      # ROS-free helpers of the message and config formats
+    "frame_input": 1,                                       # the one input path of the node and bag refine
     "bags": 2,                                              # rosbag2 tools on `rosbags`, no rclpy
     "msg": 3, "ros": 3,                                     # rclpy, the generated messages, the node shell
     "commands": 4,

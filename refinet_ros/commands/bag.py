@@ -8,6 +8,7 @@ from pathlib import Path
 from ..bags import layout as L
 from ..bags.bagio import STORAGES, custom_data
 from ..config_file import read_node_parameters
+from ..frame_input import InputLimits
 from ..core.layouts import LAYOUTS
 from ..core.metrics import format_table
 from ..core.pipeline import parse_stages, stages_label
@@ -79,6 +80,9 @@ def _refine(verbs: argparse._SubParsersAction) -> None:
                    help="m: nearer depth readings are invalid (default: the node's min_range, %(default)s)")
     p.add_argument("--max-range", type=float, default=limits["max_range"],
                    help="m: farther depth readings are invalid (default: the node's max_range, %(default)s)")
+    p.add_argument("--max-bodies", type=int, default=limits["max_bodies"],
+                   help="people refined per frame at most, the most confident (default: the node's max_bodies, "
+                        "%(default)s)")
     _output(p, depth=False)
     p.set_defaults(handler=run_refine)
 
@@ -133,16 +137,21 @@ def run_refine(args: argparse.Namespace) -> int:
     if not 0 <= args.min_range < args.max_range < float("inf"):
         raise ValueError(f"need 0 <= --min-range < --max-range, both finite (got {args.min_range}, {args.max_range})")
     pipeline = build_pipeline(stages, view, (), args.int8)
+    if args.max_bodies < 1:
+        raise ValueError("--max-bodies must be at least 1")
+    limits = InputLimits(args.min_range, args.max_range, args.max_bodies)
     report = refine_bag(args.src, args.out, pipeline, args.keypoint_layout, args.batch_size, args.storage,
-                        progress=not args.no_progress, depth_range=(args.min_range, args.max_range))
+                        progress=not args.no_progress, limits=limits)
     print(f"wrote {args.out}: {report.frames} frames, {report.skeletons} skeletons refined with "
           f"{stages_label(stages)} in {report.seconds:.1f} s ({report.fps:.0f} frames/s)")
     if report.unmatched_depth or report.unmatched_pose2d:
         print(f"note: {report.unmatched_depth} depth frame(s) without a 2D pose and {report.unmatched_pose2d} "
               "2D pose(s) without a depth frame (matched by header stamp) were not refined")
-    if report.repaired_confidence:
-        print(f"note: {report.repaired_confidence} skeleton(s) had NaN/inf or out-of-range 2D confidence "
-              "(cleaned: NaN -> 0, clipped to [0, 1])")
+    for reason, count in sorted(report.skipped.items()):
+        print(f"note: {count} frame(s) skipped: {reason} (first: {report.first_skip[reason]}); their input "
+              "messages are copied, without a refined skeleton")
+    for kind, count in sorted(report.repaired.items()):
+        print(f"note: {count} skeleton(s) repaired: {kind}")
     return 0
 
 

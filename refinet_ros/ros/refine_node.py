@@ -42,14 +42,15 @@ from ..core.layouts import get_layout
 from ..core.pipeline import Pipeline
 from ..core.pose import PoseState
 from ..core.weights import build_stages
+from ..frame_input import Frame, InputLimits, SkipFrame, prepare_frame
 from ..stamps import stamp_ns
 from ..msg import Skeleton2DArray, Skeleton3DArray
 from .compat import implementations
+from .compat.image import image_to_array
 from .compat.tf import TransformBroadcaster
 from .config import NODE_NAME, PARAMETER_NAMES, ConfigError, NodeConfig, declare_parameters, read_config
 from .rclpy_codec import CODEC
 from .diagnostics import FrameStats, HealthLimits, ThrottledWarner, assess, diagnostic_array
-from .frame import Frame, InputLimits, SkipFrame, prepare_frame
 from .input_monitor import InputMonitor
 from .markers import skeleton_markers
 from .measurements import MeasurementPublisher
@@ -320,7 +321,7 @@ class RefineNode(LifecycleNode):
     def _refine(self, pair: _Pair) -> None:
         try:
             frame = self._new_bodies(pair.depth, prepare_frame(pair.depth, pair.pose, self._info, self.layout,
-                                                               self.limits))
+                                                               self.limits, image_to_array))
             for kind, count in frame.repairs.items():
                 self.stats.add_repair(kind, count)
                 self._warner.warn(kind, f"{count} skeleton(s) at {stamp_ns(pair.depth.header.stamp)} ns")

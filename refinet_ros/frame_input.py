@@ -1,27 +1,25 @@
-"""Check and convert one synchronised input frame into what :class:`Pipeline.run` takes.
+"""The one input path: depth + camera_info + 2D pose messages -> a checked frame, or a reason to skip.
 
-Every way an input can be unusable is a :class:`SkipFrame` with a reason from
-:data:`~refinet_ros.ros.diagnostics.SKIP_REASONS`; every way it can be repaired and used is counted
-in :attr:`Frame.repairs` under a kind of :data:`~refinet_ros.ros.diagnostics.REPAIRS`. The node counts
-both and warns, and never crashes. Missing joints are not a reason to skip: they are NaN and the
-pipeline handles them.
+The node (ros/refine_node.py) and `refinet bag refine` (bags/refine.py) both call
+:func:`prepare_frame`, so a frame one skips the other skips too, for the same reason. Every way an
+input can be unusable is a :class:`SkipFrame` with a reason key (the node's SKIP_REASONS); every way
+it can be repaired and used is counted in :attr:`Frame.repairs` (the node's REPAIRS). Missing joints
+are not a reason to skip: they are NaN and the pipeline handles them. Works on either message
+backend (rclpy or rosbags): nothing here imports ROS; the node passes cv_bridge's conversion in.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
-from sensor_msgs.msg import CameraInfo, Image
 
-from ..core.camera import PinholeCamera
-from ..core.depth import DepthEncodingError, decode_depth, limit_range
-from ..core.layouts import KeypointLayout
-from ..core.pose_input import clean_keypoints, most_confident, unique_names
-from ..message_codec import KeypointCountError, camera_from_info, keypoints_from_msg
-from ..msg import Skeleton2DArray
-from .compat.image import ImageConversionError, image_to_array
+from .core.camera import PinholeCamera
+from .core.depth import DepthEncodingError, decode_depth, limit_range
+from .core.layouts import KeypointLayout
+from .core.pose_input import clean_keypoints, most_confident, unique_names
+from .message_codec import ImageConversionError, KeypointCountError, camera_from_info, image_pixels, keypoints_from_msg
 
 
 class SkipFrame(Exception):
@@ -61,11 +59,12 @@ def body_labels(body_ids: Sequence[str]) -> tuple[list[str], int]:
     return unique_names([re.sub(r"[^A-Za-z0-9_]", "_", b) if b else str(i) for i, b in enumerate(body_ids)])
 
 
-def prepare_frame(depth: Image, pose: Skeleton2DArray, info: CameraInfo | None, layout: KeypointLayout,
-                  limits: InputLimits) -> Frame:
-    """Decode and check depth, intrinsics and keypoints; raise SkipFrame on the first problem."""
+def prepare_frame(depth: Any, pose: Any, info: Any | None, layout: KeypointLayout, limits: InputLimits,
+                  to_pixels: Callable[[Any], np.ndarray] = image_pixels) -> Frame:
+    """Decode and check depth (sensor_msgs/Image, raw pixels from `to_pixels`), intrinsics (CameraInfo)
+    and keypoints (Skeleton2DArray); raise SkipFrame on the first problem."""
     camera = _camera(info)
-    depth_m = _depth(depth, camera, limits)
+    depth_m = _depth(depth, camera, limits, to_pixels)
     try:
         body_ids, uv, conf = keypoints_from_msg(pose, layout)
     except KeypointCountError as exc:
@@ -86,9 +85,9 @@ def prepare_frame(depth: Image, pose: Skeleton2DArray, info: CameraInfo | None, 
     return Frame(camera, depth_m, body_ids, labels, uv, conf, {k: n for k, n in repairs.items() if n})
 
 
-def _depth(msg: Image, camera: PinholeCamera, limits: InputLimits) -> np.ndarray:
+def _depth(msg: Any, camera: PinholeCamera, limits: InputLimits, to_pixels: Callable[[Any], np.ndarray]) -> np.ndarray:
     try:
-        depth_m = decode_depth(image_to_array(msg), msg.encoding)
+        depth_m = decode_depth(to_pixels(msg), msg.encoding)
     except (ImageConversionError, DepthEncodingError) as exc:
         raise SkipFrame("encoding", str(exc)) from None
     if depth_m.shape != (camera.height, camera.width):
@@ -101,7 +100,7 @@ def _depth(msg: Image, camera: PinholeCamera, limits: InputLimits) -> np.ndarray
     return depth_m
 
 
-def _camera(info: CameraInfo | None) -> PinholeCamera:
+def _camera(info: Any | None) -> PinholeCamera:
     if info is None:
         raise SkipFrame("camera_info", "nothing received on the camera_info topic")
     try:
