@@ -60,6 +60,23 @@ def test_eval_refines_with_the_nodes_stages_unless_told_otherwise(plane_pair, tm
     assert json.loads(out.read_text())["stages"] == "A+B+C"
 
 
+def test_eval_scores_weights_from_another_folder(plane_pair, tmp_path, capsys):
+    """`--weights DIR` scores what `refinet train --out DIR` wrote: untrained weights (zero last
+    layers) leave the exact baseline untouched; a folder without them is one clear error."""
+    from refinet_ros.core.models import MODELS
+    from refinet_ros.core.models.common import save_weights
+    depth_path, labels_path, _ = plane_pair
+    for name, model in MODELS.items():
+        save_weights(tmp_path / "w" / f"side_{name}.pt", name, model(), preset=0)
+    out = tmp_path / "w.json"
+    assert main(["eval", "--depth", str(depth_path), "--labels", str(labels_path), "--weights", str(tmp_path / "w"),
+                 "--json", str(out), "--png", str(tmp_path / "w.png"), "--no-progress"]) == 0
+    assert json.loads(out.read_text())["mAP"] == 1.0
+    assert main(["eval", "--depth", str(depth_path), "--labels", str(labels_path), "--weights", str(tmp_path / "none"),
+                 "--no-progress"]) == 2
+    assert "side_A.pt does not exist" in capsys.readouterr().err
+
+
 def test_bad_file_is_one_clear_error(tmp_path, capsys):
     bad = tmp_path / "ITOP_side_test_labels.h5"
     bad.write_text("garbage")

@@ -16,7 +16,7 @@ from ..core.synth.detector import DEFAULT_PROFILE, PROFILES
 from ..core.synth.generate import SPLITS
 from ..core.views import VIEWS
 from ..core.weights import build_pipeline, resolve_view
-from .flags import add_int8_flag, add_stages_flag
+from .flags import add_int8_flag, add_stages_flag, add_weights_flag
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -73,6 +73,7 @@ def _refine(verbs: argparse._SubParsersAction) -> None:
     add_stages_flag(p)
     add_int8_flag(p)
     p.add_argument("--view", choices=VIEWS, help="which weights; default: the view recorded in IN")
+    add_weights_flag(p)
     p.add_argument("--keypoint-layout", choices=tuple(LAYOUTS), default="itop15", help="layout of /pose2d")
     p.add_argument("--batch-size", type=int, default=64, help="frames per pipeline run")
     limits = read_node_parameters()
@@ -136,7 +137,7 @@ def run_refine(args: argparse.Namespace) -> int:
         raise BagError(f"{args.src}: no view in the bag's metadata; pass --view side|top")
     if not 0 <= args.min_range < args.max_range < float("inf"):
         raise ValueError(f"need 0 <= --min-range < --max-range, both finite (got {args.min_range}, {args.max_range})")
-    pipeline = build_pipeline(stages, view, (), args.int8)
+    pipeline = build_pipeline(stages, view, (), args.int8, args.weights)
     if args.max_bodies < 1:
         raise ValueError("--max-bodies must be at least 1")
     limits = InputLimits(args.min_range, args.max_range, args.max_bodies)

@@ -10,7 +10,7 @@ from ..core.metrics import format_table
 from ..core.pipeline import Pipeline, parse_stages, stages_label
 from ..core.views import VIEWS
 from ..core.weights import build_pipeline
-from .flags import add_int8_flag
+from .flags import add_int8_flag, add_weights_flag
 from .synthetic import BENCH_FRAMES, BENCH_SEED, DEFAULT_DATA_DIR, cached_test_set
 
 #: The paper's ablation rows.
@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_baseline)
     p = kinds.add_parser("ablation", help="the paper's ablation table: baseline, A, B, C, A+B, A+B+C, side and top")
     _common(p, Path("bench/ablation.json"))
-    p.add_argument("--weights", type=Path, help="weights directory (default: the shipped weights)")
+    add_weights_flag(p)
     p.add_argument("--smoke-frames", type=int, default=SMOKE_FRAMES,
                    help="size of the small fixed set recorded in the JSON's smoke section (the test suite "
                         "checks the weights against floors on a set of the default size)")

@@ -32,6 +32,7 @@ from ..core.metrics import evaluate
 from ..core.pipeline import STAGE_ORDER, Pipeline, Stage
 from ..core.synth.detector import DEFAULT_PROFILE, EVAL_FAMILIES, PROFILES, RANDOM_FAMILY
 from ..core.views import VIEWS
+from .flags import add_weights_flag
 from .synthetic import BENCH_SEED, DEFAULT_DATA_DIR, cached_test_set
 
 DEFAULT_JSON = Path("bench/detectors.json")
@@ -53,7 +54,7 @@ def add_detectors_parser(kinds: argparse._SubParsersAction) -> None:
                    help="JSON output; the Markdown tables go next to it (.md)")
     p.add_argument("--frames", type=int, default=DETECTOR_BENCH_FRAMES, help="test frames per view")
     p.add_argument("--seed", type=int, default=BENCH_SEED, help="seed of the fixed-seed test sets")
-    p.add_argument("--weights", type=Path, help="weights directory (default: the shipped weights)")
+    add_weights_flag(p)
     p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="where the synthetic test sets are cached")
     p.add_argument("--families", type=parse_families, default=(*EVAL_FAMILIES, LABELS),
                    help=f"comma-separated detector families (default: {','.join(EVAL_FAMILIES)}); "

@@ -15,7 +15,7 @@ from ..core.pipeline import parse_stages, stages_label
 from ..core.views import VIEWS
 from ..core.viz import save_report
 from ..core.weights import build_pipeline
-from .flags import add_int8_flag, add_stages_flag
+from .flags import add_int8_flag, add_stages_flag, add_weights_flag
 
 N_PREVIEW_FRAMES = 4
 
@@ -32,6 +32,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         if name == "eval":
             add_stages_flag(p)
             add_int8_flag(p)
+            add_weights_flag(p)
         p.add_argument("--view", choices=VIEWS, help="which weights to use; default: from the file name")
         p.add_argument("--json", type=Path, help="write the metrics as JSON here (default: no JSON)")
         p.add_argument("--png", type=Path, help="write frames + per-joint error chart here "
@@ -51,7 +52,8 @@ def _intrinsics(text: str) -> tuple[float, float, float, float]:
 
 def run(args: argparse.Namespace) -> int:
     stages = parse_stages(getattr(args, "stages", "none"))
-    pipeline = build_pipeline(stages, args.view, (args.depth, args.labels), getattr(args, "int8", False))
+    pipeline = build_pipeline(stages, args.view, (args.depth, args.labels), getattr(args, "int8", False),
+                              getattr(args, "weights", None))
     run_ = evaluate_files(args.depth, args.labels, pipeline, args.pose2d, args.intrinsics,
                           args.batch_size, progress=not args.no_progress)
     label = stages_label(stages)
