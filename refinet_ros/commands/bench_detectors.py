@@ -26,7 +26,8 @@ import numpy as np
 from tqdm import tqdm
 
 from ..core.camera import PinholeCamera
-from ..core.itop import DepthFile, ItopLabels, Pose2D, check_pair, read_labels, read_pose2d
+from ..core.itop import DepthFile, ItopLabels
+from ..core.score_files import valid_frames
 from ..core.leave_out import family_source, leaked, training_families
 from ..core.metrics import evaluate
 from ..core.pipeline import STAGE_ORDER, Pipeline, Stage
@@ -93,15 +94,8 @@ def score_family(stages: Mapping[str, Stage], depth_path: Path, labels_path: Pat
                  batch_size: int = BATCH_SIZE, desc: str = "", progress: bool = True) -> tuple[dict, ItopLabels]:
     """({row: metrics}, the valid frames' labels) of one (view, family) split; each file is read once.
     Without `pose2d_path` the labels' image_coordinates are the 2D input (confidence 1)."""
-    labels = read_labels(labels_path)
     with DepthFile(depth_path) as depth:
-        check_pair(depth, labels, labels_path)
-        valid_idx = np.flatnonzero(labels.is_valid)
-        if valid_idx.size == 0:
-            raise ValueError(f"{labels_path}: no valid frames to evaluate (is_valid is all 0)")
-        valid = labels.subset(valid_idx)
-        pose2d = (read_pose2d(pose2d_path, valid.ids) if pose2d_path is not None
-                  else Pose2D(valid.uv.copy(), np.ones(valid.uv.shape[:2])))
+        valid_idx, valid, pose2d = valid_frames(depth, labels_path, pose2d_path)
         camera = PinholeCamera.for_image(depth.shape)
         pred = {row: np.full(valid.joints.shape, np.nan) for row in ROWS}
         with tqdm(total=len(valid_idx), desc=desc, unit="frame", disable=not progress) as bar:

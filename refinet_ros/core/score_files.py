@@ -27,6 +27,21 @@ class EvalRun:
     pred: np.ndarray       # (N, 15, 3) optical frame
 
 
+def valid_frames(depth: DepthFile, labels_path: str | Path,
+                 pose2d_path: str | Path | None) -> tuple[np.ndarray, ItopLabels, Pose2D]:
+    """The valid frames of an ITOP pair: their indices, labels and 2D input (the predictions file,
+    or the labels' image_coordinates with confidence 1). Checked against the open depth file."""
+    labels = read_labels(labels_path)
+    check_pair(depth, labels, labels_path)
+    valid_idx = np.flatnonzero(labels.is_valid)
+    if valid_idx.size == 0:
+        raise ValueError(f"{labels_path}: no valid frames to evaluate (is_valid is all 0)")
+    valid = labels.subset(valid_idx)
+    pose2d = (read_pose2d(pose2d_path, valid.ids) if pose2d_path is not None
+              else Pose2D(valid.uv.copy(), np.ones(valid.uv.shape[:2])))
+    return valid_idx, valid, pose2d
+
+
 def evaluate_files(depth_path: str | Path, labels_path: str | Path, pipeline: Pipeline,
                    pose2d_path: str | Path | None = None,
                    intrinsics: tuple[float, float, float, float] | None = None,
@@ -35,15 +50,8 @@ def evaluate_files(depth_path: str | Path, labels_path: str | Path, pipeline: Pi
 
     Without `pose2d_path` the labels' image_coordinates are the 2D input (confidence 1).
     """
-    labels = read_labels(labels_path)
     with DepthFile(depth_path) as depth:
-        check_pair(depth, labels, labels_path)
-        valid_idx = np.flatnonzero(labels.is_valid)
-        if valid_idx.size == 0:
-            raise ValueError(f"{labels_path}: no valid frames to evaluate (is_valid is all 0)")
-        valid = labels.subset(valid_idx)
-        pose2d = (read_pose2d(pose2d_path, valid.ids) if pose2d_path is not None
-                  else Pose2D(valid.uv.copy(), np.ones(valid.uv.shape[:2])))
+        valid_idx, valid, pose2d = valid_frames(depth, labels_path, pose2d_path)
         camera = PinholeCamera.for_image(depth.shape, intrinsics)
         pred = np.full(valid.joints.shape, np.nan)
         bar = tqdm(total=len(valid_idx), desc=f"eval {stages_label(pipeline.names)}", unit="frame",
