@@ -11,7 +11,7 @@ DEFAULT_STAGES = "A,B,C"
 def add_int8_flag(p: argparse.ArgumentParser) -> None:
     """``--int8`` (eval, bag refine, bench ablation, bench models, bench soak)."""
     p.add_argument("--int8", action="store_true",
-                   help="run the networks' Linear layers in int8 on the CPU (B 2-4x faster; A+B+C loses up to 1.5 "
+                   help="run the networks' Linear layers in int8 on the CPU (B 2-4x faster; A+B+C loses up to 3 "
                         "points of mAP)")
 
 

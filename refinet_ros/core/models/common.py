@@ -139,7 +139,7 @@ def quantize_linear(model: nn.Module) -> nn.Module:
     quantized per call), for CPU inference only.
 
     B is a 4.4 M-parameter MLP run on 2 rows (a skeleton and its mirror image); int8 weights cut
-    its latency 2-4x for at most 1.5 points of A+B+C mAP (see the README). torch marks this eager
+    its latency 2-4x for up to 3 points of A+B+C mAP (see the README). torch marks this eager
     API as superseded by torchao, which a plain ROS install does not have; where the CPU has no
     quantized engine, the float model is returned unchanged.
     """
