@@ -137,6 +137,12 @@ class HealthLimits:
     sync_slop_s: float
 
 
+def slop_too_wide(snap: dict[str, float], sync_slop_s: float) -> bool:
+    """Approximate pairing with a slop of at least half the measured depth period: neighbouring frames
+    can be paired (exact-stamp pairing ignores the slop)."""
+    return not snap["sync_exact"] and sync_slop_s * 2e3 >= snap["depth_period_ms"]
+
+
 def assess(snap: dict[str, float], last: dict[str, float], limits: HealthLimits) -> tuple[bytes, list[str]]:
     """(DiagnosticStatus level, problems) of a snapshot, given the previous one (deltas since then).
 
@@ -164,7 +170,7 @@ def assess(snap: dict[str, float], last: dict[str, float], limits: HealthLimits)
     expected = min(snap["input_rate_hz"], snap["pose_rate_hz"])
     if expected > 0 and snap["output_rate_hz"] < MIN_OUTPUT_SHARE * expected:
         warnings.append(f"output {snap['output_rate_hz']:.1f} Hz for {expected:.1f} Hz of input")
-    if not snap["sync_exact"] and limits.sync_slop_s * 2e3 >= snap["depth_period_ms"]:
+    if slop_too_wide(snap, limits.sync_slop_s):
         warnings.append(f"sync_slop {limits.sync_slop_s:g} s >= half the {snap['depth_period_ms']:.0f} ms "
                         "input period")
     level = DiagnosticStatus.ERROR if errors else DiagnosticStatus.WARN if warnings else DiagnosticStatus.OK

@@ -50,7 +50,7 @@ from .compat.image import image_to_array
 from .compat.tf import TransformBroadcaster
 from .config import NODE_NAME, PARAMETER_NAMES, ConfigError, NodeConfig, declare_parameters, read_config
 from .rclpy_codec import CODEC
-from .diagnostics import FrameStats, HealthLimits, ThrottledWarner, assess, diagnostic_array
+from .diagnostics import FrameStats, HealthLimits, ThrottledWarner, assess, diagnostic_array, slop_too_wide
 from .input_monitor import InputMonitor
 from .markers import skeleton_markers
 from .measurements import MeasurementPublisher
@@ -392,7 +392,7 @@ class RefineNode(LifecycleNode):
     def _publish_diagnostics(self) -> None:
         snap = self.health_snapshot()
         level, problems = assess(snap, self._last_diag, HealthLimits(self.config.input_timeout, self.config.sync_slop))
-        if not snap["sync_exact"] and self.config.sync_slop * 2e3 >= snap["depth_period_ms"]:
+        if slop_too_wide(snap, self.config.sync_slop):
             self._warner.warn("sync_slop", f"{self.config.sync_slop:g} s for a {snap['depth_period_ms']:.1f} ms "
                                            "depth period; lower sync_slop or stamp poses with the image stamp")
         header = Header(stamp=self.get_clock().now().to_msg())
