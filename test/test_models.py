@@ -23,7 +23,7 @@ from refinet_ros.core.models.common import fold_batchnorm, load_weights, save_we
 from refinet_ros.core.models.skeleton_refiner import mirror_points, mirrored, skeleton_inputs
 from refinet_ros.core.pipeline import Pipeline
 from refinet_ros.core.weights import build_stages, load_stage
-from refinet_ros.core.training import fit_step, train_module
+from refinet_ros.core.training import MIN_EPOCH_STEPS, fit_step, train_module
 from refinet_ros.core.training_batches import BATCHES
 from refinet_ros.core.training_data import SOURCES, FrameSet, build_bank
 
@@ -334,8 +334,41 @@ def test_train_module_writes_weights_and_record(frames, tmp_path):
     rec = train_module("B", "side", frames, toy_frames(8, seed=1), upstream, epochs=1, batch=8, seed=0,
                        device="cpu", out_path=tmp_path / "side_B.pt", progress=False, preset=FAST)
     variants = ["baseline", "A", "labels:baseline", "labels:A"]
-    assert rec["data"]["upstream_variants"] == variants and rec["steps"] == 3
+    assert rec["data"]["upstream_variants"] == variants and MIN_EPOCH_STEPS <= rec["steps"] < MIN_EPOCH_STEPS + 8
+    assert rec["best_epoch"] == 1 and rec["peak_rss_mib"] > 0
     saved = json.loads((tmp_path / "side_B.json").read_text())
     assert list(saved["val"]) == variants and "mAP" in saved["val"]["labels:A"]["after"]
     assert (tmp_path / "checkpoints" / "side_B_last.pt").is_file()
     assert build_stages(["B"], "side", tmp_path)[0].name == "B"
+
+
+def test_training_from_init_weights_starts_from_them_and_records_their_lineage(frames, tmp_path):
+    """Fine-tuning: zero epochs from `init` reproduce its outputs; the record names the file by hash and
+    carries its training families (the leave-out bookkeeping follows the whole lineage)."""
+    first = tmp_path / "first" / "side_B.pt"
+    train_module("B", "side", frames, toy_frames(8, seed=1), epochs=1, batch=8, device="cpu", out_path=first,
+                 progress=False, preset=FAST)
+    record = json.loads(first.with_suffix(".json").read_text())
+    record["data"]["detector_families"] = ["openpose", "labels"]        # as if trained on another family
+    first.with_suffix(".json").write_text(json.dumps(record))
+    tuned = tmp_path / "tuned" / "side_B.pt"
+    rec = train_module("B", "side", frames, toy_frames(8, seed=1), epochs=0, batch=8, device="cpu",
+                       out_path=tuned, progress=False, preset=FAST, init=first)
+    assert rec["init"]["weights"] == str(first) and len(rec["init"]["sha256"]) == 64
+    assert {"openpose", "labels", *frames.detector_families} <= set(rec["data"]["detector_families"])
+    state, depth = baseline(frames)
+    before = build_stages(["B"], "side", first.parent)[0](state, depth, CAM).joints
+    after = build_stages(["B"], "side", tuned.parent)[0](state, depth, CAM).joints
+    np.testing.assert_allclose(after, before, atol=1e-6)
+
+
+def test_init_weights_of_another_module_or_size_are_refused(frames, tmp_path):
+    first = tmp_path / "side_B.pt"
+    train_module("B", "side", frames, toy_frames(8, seed=1), epochs=1, batch=8, device="cpu", out_path=first,
+                 progress=False, preset=FAST)
+    with pytest.raises(ValueError, match="holds module B"):
+        train_module("A", "side", frames, toy_frames(8, seed=1), epochs=1, batch=8, device="cpu",
+                     out_path=tmp_path / "a" / "side_A.pt", progress=False, init=first)
+    with pytest.raises(ValueError, match="--model overrides"):
+        train_module("B", "side", frames, toy_frames(8, seed=1), epochs=1, batch=8, device="cpu",
+                     out_path=tmp_path / "b" / "side_B.pt", progress=False, init=first, model_config={"width": 7})

@@ -252,3 +252,20 @@ def test_cached_split_is_named_by_what_made_it_and_regenerated_until_whole(tmp_p
     assert newer["labels"].parent != paths["labels"].parent and len(writes) == 3
     other = cache.cached_split(tmp_path, "side", "test", 6, seed=5, detector="random", progress=False)
     assert other["labels"].parent.name.startswith("itop_side_test_s5_n6_random_") and len(writes) == 4
+
+
+def test_the_foreign_world_has_its_own_people_and_camera_mounts():
+    """`refinet generate --world foreign`: statures, limb proportions and camera heights outside the
+    default ranges the shipped weights were trained on; the default world is unchanged."""
+    from refinet_ros.core.synth.generate import iter_clips
+    from refinet_ros.core.synth.world import WORLDS
+    foreign = WORLDS["foreign"]
+    default_dims = subject_dims("train", 0).values()
+    foreign_dims = subject_dims("train", 0, world=foreign).values()
+    assert all(1.35 - 0.02 < d.stature < 1.75 + 0.02 for d in foreign_dims)
+    legs = lambda dims: np.median([(d.thigh + d.shin) / d.stature for d in dims])   # noqa: E731
+    assert legs(foreign_dims) > 1.05 * legs(default_dims)
+    for view, (lo, hi) in (("side", foreign.side_camera_height_m), ("top", foreign.top_camera_height_m)):
+        clips = list(iter_clips(view, "test", 60, 3, world="foreign"))
+        assert all(lo <= c.cam_to_world[0, 2, 3] <= hi for c in clips)
+        assert np.concatenate([c.is_valid for c in clips]).mean() > 0.8       # people still in view

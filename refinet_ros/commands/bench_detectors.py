@@ -18,7 +18,6 @@ pipelines: baseline -> A -> A+B -> A+B+C, and B and C alone from the baseline st
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Mapping
 
@@ -145,16 +144,11 @@ def held_out_check(family: str, records: Mapping[str, Mapping | None]) -> dict:
 def read_records(weights_dir: Path | None, view: str) -> tuple[dict[str, dict | None], dict[str, dict]]:
     """({model: its JSON record or None}, {model: training families, their source and the record path})
     for the view's A, B and C weights."""
-    from ..core.weights import DEFAULT_WEIGHTS_DIR, weights_path
+    from ..core.weights import DEFAULT_WEIGHTS_DIR, read_record, weights_path
     records, info = {}, {}
     for name in STAGE_ORDER:
         path = weights_path(weights_dir or DEFAULT_WEIGHTS_DIR, view, name).with_suffix(".json")
-        record = None
-        if path.is_file():
-            try:
-                record = json.loads(path.read_text())
-            except ValueError as exc:
-                raise ValueError(f"{path}: not a JSON weights record ({exc})") from None
+        record = read_record(path)
         records[name] = record
         info[name] = {"families": list(training_families(record)), "source": family_source(record),
                       "record": str(path)}

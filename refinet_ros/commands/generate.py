@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..core.synth.detector import DEFAULT_PROFILE, PROFILES, RANDOM_FAMILY
 from ..core.synth.generate import DEFAULT_STRIDE, SPLITS, write_split
+from ..core.synth.world import WORLDS
 from ..core.views import VIEWS
 
 
@@ -26,6 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "profile per clip)")
     p.add_argument("--stride", type=int, default=DEFAULT_STRIDE,
                    help="keep every k-th 30 Hz frame of each clip (1 = continuous sequences)")
+    p.add_argument("--world", choices=WORLDS, default="default",
+                   help="recording setup: 'default' (what the shipped weights were trained on) or 'foreign' (shorter "
+                        "people with longer limbs, cameras mounted higher: data the weights never saw)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (output is identical for any value)")
     p.set_defaults(handler=run_generate)
     return p
@@ -37,6 +41,7 @@ def run_generate(args: argparse.Namespace) -> int:
     for view in VIEWS if args.view == "both" else (args.view,):
         for split in SPLITS if args.split == "both" else (args.split,):
             paths = write_split(args.out, view, split, args.frames, args.seed, detector_profile=args.detector,
-                                stride=args.stride, workers=max(1, args.workers), progress=True)
+                                stride=args.stride, workers=max(1, args.workers), progress=True,
+                                world=args.world)
             print(f"{view}/{split}: " + ", ".join(str(p) for p in paths.values()))
     return 0

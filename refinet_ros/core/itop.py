@@ -237,9 +237,22 @@ def check_pair(depth: DepthFile, labels: ItopLabels, labels_path: str | Path) ->
 def read_pose2d(path: str | Path, ids: np.ndarray) -> Pose2D:
     """Read an external 2D-predictions ``.npz`` (ids, keypoints N x 15 x 2, optional confidence N x 15).
 
-    Predictions are re-ordered to `ids`; every id must be present. A NaN keypoint is allowed only as a
-    declared missing joint (confidence 0); anything else is an error, so that garbage is not silently scored.
+    Predictions are re-ordered to `ids`; every id must be present (a score over part of the frames
+    would not be comparable). A NaN keypoint is allowed only as a declared missing joint
+    (confidence 0); anything else is an error, so that garbage is not silently scored.
     """
+    pose2d, covered = match_pose2d(path, ids)
+    if not covered.all():
+        missing = np.asarray(ids)[~covered]
+        raise ItopFormatError(f"{path}: key 'ids' lacks {len(missing)} id(s) of the labels file, "
+                              f"e.g. {list(missing[:3])}")
+    return pose2d
+
+
+def match_pose2d(path: str | Path, ids: np.ndarray) -> tuple[Pose2D, np.ndarray]:
+    """(predictions re-ordered to `ids`, (len(ids),) bool: the id has a prediction). Rows of ids
+    without one are NaN with confidence 0. Training uses this and leaves those frames out; a file
+    that covers none of `ids` is an error (it belongs to other data)."""
     path = Path(path)
     if not path.is_file():
         raise ItopFormatError(f"{path}: no such file")
@@ -270,13 +283,17 @@ def read_pose2d(path: str | Path, ids: np.ndarray) -> Pose2D:
     lookup = {i: k for k, i in enumerate(file_ids)}
     if len(lookup) != n:
         raise ItopFormatError(f"{path}: key 'ids' has duplicate ids")
-    missing = [i for i in ids if i not in lookup]
-    if missing:
-        raise ItopFormatError(f"{path}: key 'ids' lacks {len(missing)} id(s) of the labels file, e.g. {missing[:3]}")
-    order = np.array([lookup[i] for i in ids], dtype=np.int64)
-    uv = kp[order]
+    order = np.array([lookup.get(i, -1) for i in ids], dtype=np.int64)
+    covered = order >= 0
+    if len(ids) and not covered.any():
+        raise ItopFormatError(f"{path}: key 'ids' covers none of the {len(ids)} frame(s) of the labels file "
+                              f"(its ids look like {list(file_ids[:2])}, the labels' like {list(np.asarray(ids)[:2])})")
+    uv = np.full((len(ids), NUM_JOINTS, 2), np.nan)
+    confidence = np.zeros((len(ids), NUM_JOINTS))
+    uv[covered] = kp[order[covered]]
+    confidence[covered] = np.clip(conf[order[covered]], 0.0, 1.0)
     uv[~np.isfinite(uv).all(-1)] = np.nan
-    return Pose2D(uv, np.clip(conf[order], 0.0, 1.0))
+    return Pose2D(uv, confidence), covered
 
 
 def _npz_numbers(npz: np.lib.npyio.NpzFile, path: Path, key: str) -> np.ndarray:

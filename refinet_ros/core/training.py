@@ -8,9 +8,11 @@ stopped by its time budget still ends at a low learning rate and writes its weig
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import platform
+import resource
 import sys
 import time
 from pathlib import Path
@@ -24,7 +26,9 @@ from .metrics import evaluate
 from .models import MODELS, STAGES
 from .models.common import DEFAULT_PRESET, count_params, save_weights
 from .pipeline import Stage
-from .weights import DEFAULT_WEIGHTS_DIR, weights_path
+from .leave_out import training_families
+from .models.common import load_weights
+from .weights import DEFAULT_WEIGHTS_DIR, file_digest, read_record, weights_path
 from .training_batches import AUGMENT, BATCHES, Batch
 from .training_data import FrameSet, StateBank, build_bank, upstream_subsets
 
@@ -32,6 +36,12 @@ from .training_data import FrameSet, StateBank, build_bank, upstream_subsets
 DEFAULTS = {"A": {"epochs": 16, "batch": 64, "lr": 1e-3},
             "B": {"epochs": 100, "batch": 256, "lr": 1e-3},
             "C": {"epochs": 8, "batch": 32, "lr": 1e-3}}
+#: Fine-tuning from trained weights (``init``) starts at this share of the module's learning rate, so the
+#: first steps on new data do not undo what the weights know; the epochs default stays (time-bounded).
+FINETUNE_LR_FACTOR = 0.3
+#: An epoch is at least this many steps (a pass over a small file set is a few steps; validating
+#: after each would cost more than training).
+MIN_EPOCH_STEPS = 50
 MIN_LR_FRACTION = 0.05
 #: Linear warm-up share of the schedule: Adam's first steps on a zero-initialised output layer overshoot.
 WARMUP_FRACTION = 0.02
@@ -96,36 +106,93 @@ def _save_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimi
                 "epoch": epoch, "step": step}, path)
 
 
+def load_init(init: Path, module: str, view: str) -> torch.nn.Module:
+    """The network of the weights file `init`; weights of another module or view are a ValueError
+    naming the file (checked for every module before a multi-module run writes anything)."""
+    loaded, model, meta = load_weights(init, MODELS)
+    if loaded != module:
+        raise ValueError(f"{init}: holds module {loaded}; cannot initialise module {module} from it")
+    if meta.get("view", view) != view:
+        raise ValueError(f"{init}: holds {meta['view']}-view weights; cannot initialise the {view} view from them")
+    return model
+
+
+def initial_model(module: str, view: str, init: Path | None,
+                  model_config: dict | None) -> tuple[torch.nn.Module, dict | None]:
+    """(the network to train, the record of where it started): fresh from `model_config`, or the
+    weights file `init` (its sizes; a conflicting `model_config` is an error, not silently ignored)."""
+    if init is None:
+        return MODELS[module](**(model_config or {})), None
+    model = load_init(init, module, view)
+    clash = {k: v for k, v in (model_config or {}).items() if model.config.get(k) != v}
+    if clash:
+        raise ValueError(f"{init}: its network sizes {model.config} differ from the --model overrides {clash}")
+    return model, {"weights": str(init), "sha256": file_digest(init),
+                   "detector_families": list(training_families(read_record(init)))}
+
+
+def _epoch_passes(n: int, batch: int) -> int:
+    """Passes over the `n` frames in one epoch: enough for MIN_EPOCH_STEPS batches."""
+    return max(1, math.ceil(MIN_EPOCH_STEPS * batch / max(n, 1)))
+
+
+def _epoch_order(n: int, batch: int, rng: np.random.Generator) -> np.ndarray:
+    """Sample order of one epoch: a fresh permutation of the frames per pass."""
+    return np.concatenate([rng.permutation(n) for _ in range(_epoch_passes(n, batch))])
+
+
+def _val_score(val: dict) -> float:
+    """One number per validation: the mean mAP after the stage over its upstream variants."""
+    return float(np.mean([r["after"]["mAP"] for r in val.values()])) if val else -math.inf
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def train_module(module: str, view: str, data_train: FrameSet, data_val: FrameSet, upstream: Sequence[Stage] = (),
                  epochs: int | None = None, batch: int | None = None, lr: float | None = None, seed: int = 0,
                  device: str = "auto", out_path: str | Path | None = None, progress: bool = True,
                  max_minutes: float | None = None, model_config: dict | None = None,
-                 checkpoint_dir: str | Path | None = None, preset: int = DEFAULT_PRESET) -> dict:
+                 checkpoint_dir: str | Path | None = None, preset: int = DEFAULT_PRESET,
+                 init: str | Path | None = None, data_record: dict | None = None) -> dict:
     """Train `module` on frames whose upstream states come from every subset of `upstream`.
 
+    Starts from the weights file `init` when given (fine-tuning: the learning rate defaults to
+    FINETUNE_LR_FACTOR of the module's, and the record's training families include the ones
+    those weights were trained on, so the leave-out bookkeeping follows the whole lineage).
     Writes the fp16 weights to `out_path` (default ``{view}_{module}.pt`` in the shipped weights dir;
     `preset` is its xz level, see :func:`.models.common.save_weights`), a JSON record next to it,
-    and a full checkpoint per epoch in `checkpoint_dir`. Returns the record.
+    and a full checkpoint per epoch in `checkpoint_dir`. The weights kept are those of the epoch
+    that scored best on the validation frames (held-out subjects). `data_record` (the data files
+    and their hashes) joins the record's ``data``. Returns the record.
     """
-    cfg = {**DEFAULTS[module], **{k: v for k, v in dict(epochs=epochs, batch=batch, lr=lr).items() if v is not None}}
+    init = Path(init) if init is not None else None
+    base = {**DEFAULTS[module]}
+    if init is not None:
+        base["lr"] *= FINETUNE_LR_FACTOR
+    cfg = {**base, **{k: v for k, v in dict(epochs=epochs, batch=batch, lr=lr).items() if v is not None}}
     out_path = Path(out_path) if out_path else weights_path(DEFAULT_WEIGHTS_DIR, view, module)
     checkpoint = Path(checkpoint_dir or out_path.parent / "checkpoints") / f"{view}_{module}_last.pt"
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     dev = resolve_device(device)
-    model = MODELS[module](**(model_config or {})).to(dev)
+    model, started_from = initial_model(module, view, init, model_config)
+    model = model.to(dev)
     variants = upstream_subsets(module, {s.name: s for s in upstream})
     bank_train = build_bank(data_train, variants, progress)
     bank_val = build_bank(data_val, variants, progress)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=1e-4)
-    steps_per_epoch = max(1, len(data_train) // cfg["batch"])
+    steps_per_epoch = max(1, _epoch_passes(len(data_train), cfg["batch"]) * len(data_train) // cfg["batch"])
     total = cfg["epochs"] * steps_per_epoch
     budget_s = max_minutes * 60 if max_minutes else math.inf
-    t0, step, loss_ema, epoch, val = time.monotonic(), 0, float("nan"), 0, {}
+    t0, step, loss_ema, epoch, first_loss = time.monotonic(), 0, float("nan"), 0, float("nan")
+    best = {"epoch": 0, "score": -math.inf, "val": {}, "state": None}
     bar = tqdm(total=total, desc=f"train {view} {module}", unit="step", disable=not progress)
     while epoch < cfg["epochs"] and time.monotonic() - t0 < budget_s:
         model.train()
-        perm = rng.permutation(len(data_train))
+        perm = _epoch_order(len(data_train), cfg["batch"], rng)
         for k in range(steps_per_epoch):
             fraction = max(step / total, (time.monotonic() - t0) / budget_s)
             if fraction >= 1.0:
@@ -136,25 +203,35 @@ def train_module(module: str, view: str, data_train: FrameSet, data_val: FrameSe
             b = BATCHES[module](data_train, bank_train, index, rng, model.config)
             loss = fit_step(model, opt, b, dev)
             step += 1
+            first_loss = loss if math.isnan(first_loss) else first_loss
             loss_ema = loss if math.isnan(loss_ema) else 0.98 * loss_ema + 0.02 * loss
             bar.update(1)
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss_ema:.4f}")
         epoch += 1
         val = validate(STAGES[module](model, dev), data_val, bank_val)
+        if _val_score(val) > best["score"]:
+            best = {"epoch": epoch, "score": _val_score(val), "val": val, "state": copy.deepcopy(model.state_dict())}
         _save_checkpoint(checkpoint, model, opt, epoch, step)
         bar.write(f"epoch {epoch}: loss {loss_ema:.4f}  val " + "  ".join(
             f"{n}: mAP {r['before']['mAP']:.3f}->{r['after']['mAP']:.3f}" for n, r in val.items()))
     bar.close()
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
     model.eval()
     record = {
         "module": module, "view": view, "command": " ".join(["refinet", *sys.argv[1:]]),
         "config": {**cfg, "seed": seed, "device": str(dev), "max_minutes": max_minutes, "model": model.config,
                    "augment": AUGMENT, "loss": "masked L1 (A: pixels, B/C: metres)"},
         "data": {"train_frames": len(data_train), "val_frames": len(data_val), "upstream_variants": bank_train.names,
-                 "detector_families": sorted({data_train.detector_family, *(s for s in bank_train.sources
-                                                                            if s != "detector")})},
-        "params": count_params(model), "steps": step, "epochs_done": epoch,
-        "train_seconds": round(time.monotonic() - t0, 1), "final_train_loss": loss_ema, "val": val,
+                 "detector_families": sorted({*data_train.detector_families, *(s for s in bank_train.sources
+                                                                            if s != "detector"),
+                                              *(started_from or {}).get("detector_families", ())}),
+                 **(data_record or {})},
+        "init": started_from,
+        "params": count_params(model), "steps": step, "epochs_done": epoch, "best_epoch": best["epoch"],
+        "train_seconds": round(time.monotonic() - t0, 1), "first_train_loss": first_loss,
+        "final_train_loss": loss_ema, "val": best["val"],
+        "peak_rss_mib": peak_rss_mib(),
         "torch": torch.__version__, "python": platform.python_version(),
     }
     save_weights(out_path, module, model.cpu(), meta={k: record[k] for k in ("view", "config", "data", "steps")},

@@ -36,7 +36,7 @@ class FrameSet:
     gt_joints: np.ndarray   # (N, 15, 3) optical frame, metres
     camera: PinholeCamera
     label_uv: np.ndarray | None = None  # (N, 15, 2) the dataset's 2D labels; default: GT projection
-    detector_family: str = "unknown"    # where uv_in came from (the leave-out bookkeeping records it)
+    detector_families: tuple[str, ...] = ("unknown",)  # where uv_in came from (the leave-out bookkeeping)
 
     def __post_init__(self) -> None:
         self.depth_m = np.asarray(self.depth_m, dtype=np.float16)
@@ -74,7 +74,7 @@ def frames_from_synth(synth) -> FrameSet:
     """The valid frames of a :class:`refinet_ros.core.synth.generate.SynthSet`, with its detector input."""
     keep = np.flatnonzero(synth.is_valid)
     return FrameSet(synth.depth_m[keep], synth.keypoints[keep], synth.confidence[keep], synth.joints[keep],
-                    synth.camera, synth.uv[keep], synth.detector)
+                    synth.camera, synth.uv[keep], (synth.detector,))
 
 
 def load_itop_frames(prefix: str | Path, n_frames: int | None = None, camera: PinholeCamera | None = None,
@@ -92,7 +92,7 @@ def load_itop_frames(prefix: str | Path, n_frames: int | None = None, camera: Pi
             frames[pos] = chunk
         camera = camera or PinholeCamera.for_image(depth.shape)
     return FrameSet(frames, pose2d.uv, pose2d.confidence, labels.joints[valid], camera, labels.uv[valid],
-                    detector_family)
+                    (detector_family,))
 
 
 def synthetic_split(data_dir: str | Path, view: str, split: str, n_frames: int, seed: int,

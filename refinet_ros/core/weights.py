@@ -6,6 +6,8 @@ torch is imported only when a stage is loaded, so the CLI stays quick for the ba
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -22,6 +24,30 @@ DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "data" / "weights"
 
 def weights_path(weights_dir: Path, view: str, name: str) -> Path:
     return Path(weights_dir) / f"{view}_{name}.pt"
+
+
+def read_record(weights_file: Path) -> dict | None:
+    """The JSON training record next to a weights file (``{view}_{module}.json``), None when there is none;
+    a record that is not a JSON object is a ValueError naming the file."""
+    path = Path(weights_file).with_suffix(".json")
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a JSON weights record ({exc})") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{path}: a weights record is a JSON object, not {type(record).__name__}")
+    return record
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file, read in chunks (data files are GBs): what a training record names its inputs by."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def load_stage(name: str, view: str, weights_dir: Path | None = None, device: str = "cpu",

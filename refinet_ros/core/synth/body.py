@@ -94,15 +94,16 @@ class BodyDims:
         return {k: float(v) for k, v in asdict(self).items()}
 
 
-def sample_body(rng: np.random.Generator) -> BodyDims:
-    """Draw one subject: stature 1.5-2.0 m, proportions after Winter's segment ratios with
-    +-5 % independent per-segment variation, shoulder width and girth (BMI) varied widely so
-    a model cannot learn one fixed bone-length prior."""
-    s = float(rng.uniform(1.50, 2.00))
+def sample_body(rng: np.random.Generator, stature_m: tuple[float, float] = (1.50, 2.00),
+                limb_scale: float = 1.0) -> BodyDims:
+    """Draw one subject: stature in `stature_m` (default 1.5-2.0 m), proportions after Winter's
+    segment ratios (limbs times `limb_scale`) with +-5 % independent per-segment variation,
+    shoulder width and girth (BMI) varied widely so a model cannot learn one fixed bone-length prior."""
+    s = float(rng.uniform(*stature_m))
     masc = float(rng.uniform(0.0, 1.0))          # broad-shouldered <-> broad-hipped continuum
     v = lambda: float(rng.normal(1.0, 0.035))    # noqa: E731  per-segment variation
-    thigh = 0.245 * s * v()
-    shin = 0.246 * s * v()
+    thigh = 0.245 * s * v() * limb_scale
+    shin = 0.246 * s * v() * limb_scale
     ankle = 0.039 * s * v()
     neck_head = 0.075 * s * v()
     head_top = neck_head + 0.062 * s                       # head centre -> crown
@@ -112,8 +113,8 @@ def sample_body(rng: np.random.Generator) -> BodyDims:
         stature=float(ankle + shin + thigh + trunk + head_top),
         shoulder_width=0.198 * s * (0.92 + 0.14 * masc) * v(),
         hip_width=0.100 * s * (1.06 - 0.10 * masc) * v(),
-        upper_arm=0.186 * s * v(),
-        forearm=0.160 * s * v(),
+        upper_arm=0.186 * s * v() * limb_scale,
+        forearm=0.160 * s * v() * limb_scale,
         thigh=thigh, shin=shin, trunk=trunk,
         torso_frac=float(rng.uniform(0.36, 0.48)),
         neck_head=neck_head, ankle_height=ankle,

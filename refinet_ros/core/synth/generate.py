@@ -32,6 +32,7 @@ from .detector import (DEFAULT_PROFILE, PROFILES, RANDOM_FAMILY, DetectorProfile
 from .motion import ACTIONS, FPS, sample_motion
 from .render import _rays, render_background, render_body
 from .scene import sample_side, sample_top
+from .world import DEFAULT_WORLD, World, get_world
 from .sensor import apply_sensor, sample_sensor
 
 SPLITS = ("train", "test")
@@ -66,11 +67,13 @@ def _check(view: str, split: str) -> None:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
 
 
-def subject_dims(split: str, seed: int, subjects: Sequence[int] | None = None) -> dict[int, BodyDims]:
+def subject_dims(split: str, seed: int, subjects: Sequence[int] | None = None,
+                 world: World = DEFAULT_WORLD) -> dict[int, BodyDims]:
     """The true bodies of a split's subjects (deterministic in seed, split and subject id)."""
     _check("side", split)
     ids = SUBJECTS[split] if subjects is None else subjects
-    return {int(s): sample_body(np.random.default_rng([seed, _SPLIT_CODE[split], int(s), 101])) for s in ids}
+    return {int(s): sample_body(np.random.default_rng([seed, _SPLIT_CODE[split], int(s), 101]), world.stature_m,
+                                world.limb_scale) for s in ids}
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,8 @@ def _segmentation(z: np.ndarray, ids: np.ndarray, joints_c: np.ndarray, camera: 
 
 def generate_clip(view: str, split: str, spec: ClipSpec, seed: int, camera: PinholeCamera | None = None,
                   detector_profile: str | DetectorProfile | None = None,
-                  dims: BodyDims | None = None, action: str | None = None) -> SynthSet:
+                  dims: BodyDims | None = None, action: str | None = None,
+                  world: World = DEFAULT_WORLD) -> SynthSet:
     """Render one clip's kept frames (``spec.keep``) in temporal order.
 
     For a continuous 30 Hz sequence use ``ClipSpec(index, subject, n, tuple(range(n)), 0)``."""
@@ -226,7 +230,7 @@ def generate_clip(view: str, split: str, spec: ClipSpec, seed: int, camera: Pinh
     sc, vc = _SPLIT_CODE[split], _VIEW_CODE[view]
     prof = (random_profile(np.random.default_rng([seed, sc, spec.index, 6, vc])) if detector_profile == RANDOM_FAMILY
             else get_profile(detector_profile))
-    dims = dims or subject_dims(split, seed, [spec.subject])[spec.subject]
+    dims = dims or subject_dims(split, seed, [spec.subject], world)[spec.subject]
     act, pose = sample_motion(np.random.default_rng([seed, sc, spec.index, 1]), spec.n_frames30, action,
                               train=split == "train")
     kin = forward_kinematics(dims, pose)
@@ -234,9 +238,10 @@ def generate_clip(view: str, split: str, spec: ClipSpec, seed: int, camera: Pinh
     rng_scene = np.random.default_rng([seed, sc, spec.index, 2, vc])
     path = kin.joints[:, TORSO, :2]
     if view == "side":
-        cpose, scene, _ = sample_side(rng_scene, path, float(pose["yaw"][0]), OCCLUDER_P[split])
+        cpose, scene, _ = sample_side(rng_scene, path, float(pose["yaw"][0]), OCCLUDER_P[split],
+                                      world.side_camera_height_m)
     else:
-        cpose, scene, _ = sample_top(rng_scene, path)
+        cpose, scene, _ = sample_top(rng_scene, path, world.top_camera_height_m)
     sensor = sample_sensor(rng_scene, camera.fx)
     rng_noise = np.random.default_rng([seed, sc, spec.index, 4, vc])
     rng_label = np.random.default_rng([seed, sc, spec.index, 5, vc])
@@ -276,20 +281,20 @@ def generate_clip(view: str, split: str, spec: ClipSpec, seed: int, camera: Pinh
 
 
 def _clip_job(args) -> SynthSet:
-    view, split, spec, seed, camera, prof = args
-    return generate_clip(view, split, spec, seed, camera, prof)
+    view, split, spec, seed, camera, prof, world = args
+    return generate_clip(view, split, spec, seed, camera, prof, world=world)
 
 
 def iter_clips(view: str, split: str, n_frames: int, seed: int, camera: PinholeCamera | None = None,
                detector_profile: str | DetectorProfile | None = None, stride: int = DEFAULT_STRIDE,
-               workers: int = 1, progress: bool = False) -> Iterator[SynthSet]:
+               workers: int = 1, progress: bool = False, world: str | World | None = None) -> Iterator[SynthSet]:
     """Clips of a split in order (each a :class:`SynthSet`), optionally on worker processes.
     The output does not depend on ``workers``."""
     _check(view, split)
     camera = camera or PinholeCamera.itop()
     prof = profile_or_family(detector_profile)
     plan = plan_clips(split, n_frames, seed, stride)
-    jobs = [(view, split, spec, seed, camera, prof) for spec in plan]
+    jobs = [(view, split, spec, seed, camera, prof, get_world(world)) for spec in plan]
     bar = None
     if progress:
         from tqdm import tqdm
@@ -376,8 +381,9 @@ def split_prefix(out_dir: str | Path, view: str, split: str) -> Path:
 
 def write_split(out_dir: str | Path, view: str, split: str, n_frames: int, seed: int = 0,
                 camera: PinholeCamera | None = None, detector_profile: str | DetectorProfile | None = None,
-                stride: int = DEFAULT_STRIDE, workers: int = 1, progress: bool = True) -> dict[str, Path]:
-    """Generate and write one view/split:
+                stride: int = DEFAULT_STRIDE, workers: int = 1, progress: bool = True,
+                world: str | World | None = None) -> dict[str, Path]:
+    """Generate and write one view/split (of the recording setup `world`, default the generator's own):
     ``ITOP_{view}_{split}_depth_map.h5``, ``_labels.h5`` (real ITOP layout),
     ``_pose2d.npz`` (ids, keypoints, confidence: the simulated detector),
     ``_meta.npz`` (per-frame subject, clip, frame30, cam_to_world) for sequence tools and, last, so
@@ -391,7 +397,7 @@ def write_split(out_dir: str | Path, view: str, split: str, n_frames: int, seed:
     actions: dict[int, str] = {}
     prof = profile_or_family(detector_profile)
     try:
-        for part in iter_clips(view, split, n_frames, seed, camera, prof, stride, workers, progress):
+        for part in iter_clips(view, split, n_frames, seed, camera, prof, stride, workers, progress, world):
             app.append(part)
             ids.append(part.ids)
             kps.append(part.keypoints)
@@ -410,6 +416,7 @@ def write_split(out_dir: str | Path, view: str, split: str, n_frames: int, seed:
                           np.concatenate(confs))
     meta = _meta(view, split, seed, camera, family_name(prof), subjects, actions)
     meta["n_frames"] = int(len(all_ids))
+    meta["world"] = get_world(world).name
     meta["stride"] = int(stride)
     meta_path = prefix.with_name(prefix.name + "_meta.npz")
     np.savez_compressed(meta_path, ids=np.array([i.encode() for i in all_ids], dtype="S8"),

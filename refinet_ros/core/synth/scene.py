@@ -94,7 +94,8 @@ def _clear_of(path_xy: np.ndarray, xy: np.ndarray, half: np.ndarray, margin: flo
 
 
 def sample_side(rng: np.random.Generator, path_xy: np.ndarray, yaw0: float = 0.0,
-                occluder_p: float = 0.06) -> tuple[CameraPose, Scene, float]:
+                occluder_p: float = 0.06,
+                height_m: tuple[float, float] = (1.0, 1.8)) -> tuple[CameraPose, Scene, float]:
     """Side-view camera and background for a clip whose root moves along ``path_xy`` (T,2)
     with initial heading ``yaw0``.
 
@@ -114,7 +115,7 @@ def sample_side(rng: np.random.Generator, path_xy: np.ndarray, yaw0: float = 0.0
     # Keep the whole path 2.0-4.4 m from the camera along its axis (a walker may approach).
     along = (path_xy - centre) @ cam_dir[:2]
     dist = min(max(dist, 2.0 + float(along.max())), max(4.4 + float(along.min()), 2.0 + float(along.max())))
-    h = rng.uniform(1.0, 1.8)
+    h = rng.uniform(*height_m)
     c = np.array([centre[0], centre[1], 0.0]) + dist * cam_dir
     c[2] = h
     # Aim near mid-body with jitter: framing is not always centred, sometimes cuts feet/head.
@@ -158,10 +159,11 @@ def _tilt(r: np.ndarray, pitch: float) -> np.ndarray:
     return np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]]) @ r
 
 
-def sample_top(rng: np.random.Generator, path_xy: np.ndarray) -> tuple[CameraPose, Scene, float]:
+def sample_top(rng: np.random.Generator, path_xy: np.ndarray,
+               height_m: tuple[float, float] = (2.5, 3.5)) -> tuple[CameraPose, Scene, float]:
     """Top-view ceiling camera above the clip's path, looking (nearly) straight down."""
     centre = path_xy.mean(0)
-    h = rng.uniform(2.5, 3.5)
+    h = rng.uniform(*height_m)
     off = rng.normal(0, 0.22, size=2)                   # person not necessarily centred
     c = np.array([centre[0] + off[0], centre[1] + off[1], h])
     tilt = rng.normal(0, 0.06, size=2)
