@@ -269,3 +269,13 @@ def test_the_foreign_world_has_its_own_people_and_camera_mounts():
         clips = list(iter_clips(view, "test", 60, 3, world="foreign"))
         assert all(lo <= c.cam_to_world[0, 2, 3] <= hi for c in clips)
         assert np.concatenate([c.is_valid for c in clips]).mean() > 0.8       # people still in view
+
+
+def test_the_foreign_labelling_convention_moves_head_feet_and_hips():
+    from refinet_ros.core.joints import HEAD, L_HIP, NECK, R_FOOT, R_HIP
+    from refinet_ros.core.synth.world import WORLDS
+    joints = np.random.default_rng(0).normal(0, 0.3, (4, 15, 3))
+    moved = WORLDS["foreign"].labelled(joints)
+    np.testing.assert_allclose(np.linalg.norm(moved - joints, axis=-1)[:, [HEAD, R_FOOT, R_HIP, L_HIP]],
+                               np.tile([0.10, 0.09, 0.07, 0.07], (4, 1)))
+    assert np.allclose(moved[:, NECK], joints[:, NECK]) and WORLDS["default"].labelled(joints) is joints

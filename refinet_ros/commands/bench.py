@@ -36,6 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_ablation)
     from .bench_bags import add_bags_parser
     from .bench_detectors import add_detectors_parser
+    from .bench_finetune import add_finetune_parser
     from .bench_models import add_models_parser
     from .bench_node import add_node_bench_parser
     from .bench_soak import add_soak_bench_parser
@@ -44,6 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_soak_bench_parser(kinds)
     add_models_parser(kinds)
     add_detectors_parser(kinds)
+    add_finetune_parser(kinds)
 
 
 def _common(p: argparse.ArgumentParser, default_json: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .detector import DEFAULT_PROFILE
 from .generate import DEFAULT_STRIDE, GENERATOR_VERSION, split_prefix, write_split
+from .world import DEFAULT_WORLD
 
 #: The files of a written split, by the keys of write_split's result.
 SPLIT_FILES = {"depth_map": "_depth_map.h5", "labels": "_labels.h5", "pose2d": "_pose2d.npz", "meta": "_meta.npz",
@@ -21,22 +22,24 @@ SPLIT_FILES = {"depth_map": "_depth_map.h5", "labels": "_labels.h5", "pose2d": "
 
 
 def cache_name(kind: str, view: str, split: str, seed: int | str, frames: int, detector: str = DEFAULT_PROFILE,
-               stride: int = DEFAULT_STRIDE) -> str:
+               stride: int = DEFAULT_STRIDE, world: str = DEFAULT_WORLD.name) -> str:
     """The cache entry name of generated data of `kind` ("itop", "joints", "bag", ...); `seed` may be
-    several seeds joined by '-' (data drawn from each)."""
-    return f"{kind}_{view}_{split}_s{seed}_n{frames}_{detector}_k{stride}_g{GENERATOR_VERSION}"
+    several seeds joined by '-' (data drawn from each); a world other than the default is named."""
+    place = "" if world == DEFAULT_WORLD.name else f"_{world}"
+    return f"{kind}_{view}_{split}_s{seed}_n{frames}_{detector}_k{stride}{place}_g{GENERATOR_VERSION}"
 
 
 def cached_split(root: str | Path, view: str, split: str, frames: int, seed: int, detector: str = DEFAULT_PROFILE,
-                 stride: int = DEFAULT_STRIDE, workers: int = 1, progress: bool = True) -> dict[str, Path]:
+                 stride: int = DEFAULT_STRIDE, workers: int = 1, progress: bool = True,
+                 world: str = DEFAULT_WORLD.name) -> dict[str, Path]:
     """The files of a synthetic ITOP split in its folder under `root` (the keys of :data:`SPLIT_FILES`),
     generated first unless a whole one is there. `detector` is a profile name or the "random" family."""
-    folder = Path(root) / cache_name("itop", view, split, seed, frames, detector, stride)
+    folder = Path(root) / cache_name("itop", view, split, seed, frames, detector, stride, world)
     prefix = split_prefix(folder, view, split)
     paths = {key: prefix.with_name(prefix.name + suffix) for key, suffix in SPLIT_FILES.items()}
     if not _whole(paths, frames):
         write_split(folder, view, split, frames, seed, detector_profile=detector, stride=stride, workers=workers,
-                    progress=progress)
+                    progress=progress, world=world)
     return paths
 
 

@@ -237,6 +237,7 @@ def generate_clip(view: str, split: str, spec: ClipSpec, seed: int, camera: Pinh
     prims = build_primitives(dims, kin)
     rng_scene = np.random.default_rng([seed, sc, spec.index, 2, vc])
     path = kin.joints[:, TORSO, :2]
+    labelled = world.labelled(kin.joints)
     if view == "side":
         cpose, scene, _ = sample_side(rng_scene, path, float(pose["yaw"][0]), OCCLUDER_P[split],
                                       world.side_camera_height_m)
@@ -261,7 +262,7 @@ def generate_clip(view: str, split: str, spec: ClipSpec, seed: int, camera: Pinh
     scale = np.ones(n)
     for i, f in enumerate(keep):
         z, ids = render_body(camera, cpose, prims.frame(int(f)), bg)
-        jc[i] = cpose.to_camera(kin.joints[f])
+        jc[i] = cpose.to_camera(labelled[f])
         uv[i] = camera.project(jc[i])
         inside, vis[i] = _visibility(z, uv[i], jc[i], radius, camera)
         valid[i] = _validity(inside, vis[i], view, uv[i], camera, rng_label)
