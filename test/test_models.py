@@ -372,3 +372,33 @@ def test_init_weights_of_another_module_or_size_are_refused(frames, tmp_path):
     with pytest.raises(ValueError, match="--model overrides"):
         train_module("B", "side", frames, toy_frames(8, seed=1), epochs=1, batch=8, device="cpu",
                      out_path=tmp_path / "b" / "side_B.pt", progress=False, init=first, model_config={"width": 7})
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(frames, tmp_path, monkeypatch):
+    """A run killed after its first epoch and resumed ends exactly where an uninterrupted one does;
+    a checkpoint of another run is refused."""
+    import refinet_ros.core.training as training
+    monkeypatch.setattr(training, "MIN_EPOCH_STEPS", 4)      # short epochs: the test is about the checkpoint
+    kw = dict(epochs=2, batch=8, device="cpu", progress=False, preset=FAST, checkpoint_dir=tmp_path / "ck")
+    whole = train_module("B", "side", frames, toy_frames(8, seed=1), out_path=tmp_path / "whole" / "side_B.pt",
+                         **{**kw, "checkpoint_dir": tmp_path / "ck_whole"})
+    real_validate = training.validate
+
+    def killed_after_first_epoch(stage, data, bank):
+        result = real_validate(stage, data, bank)
+        if not (tmp_path / "ck" / "side_B_last.pt").exists():
+            return result
+        raise KeyboardInterrupt
+    monkeypatch.setattr(training, "validate", killed_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):        # the first epoch's checkpoint is written, the second's validation dies
+        train_module("B", "side", frames, toy_frames(8, seed=1), out_path=tmp_path / "cut" / "side_B.pt", **kw)
+    monkeypatch.setattr(training, "validate", real_validate)
+    resumed = train_module("B", "side", frames, toy_frames(8, seed=1), out_path=tmp_path / "cut" / "side_B.pt",
+                           resume=True, **kw)
+    assert resumed["resumed_at_step"] == whole["steps"] // 2 and resumed["steps"] == whole["steps"]
+    a = build_stages(["B"], "side", tmp_path / "whole")[0].model.state_dict()
+    b = build_stages(["B"], "side", tmp_path / "cut")[0].model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="checkpoint of another run"):
+        train_module("B", "side", frames, toy_frames(8, seed=1), out_path=tmp_path / "other" / "side_B.pt",
+                     resume=True, **{**kw, "batch": 4})

@@ -3,6 +3,7 @@ invalid frames, missing predictions, subject hold-out, fine-tuning and the error
 from __future__ import annotations
 
 import json
+import shutil
 
 import h5py
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 from refinet_ros.cli import main
 from refinet_ros.core.camera import PinholeCamera
 from refinet_ros.core.joints import NUM_JOINTS
-from refinet_ros.core.weights import build_stages
+from refinet_ros.core.weights import DEFAULT_WEIGHTS_DIR, build_stages
 
 CAM = PinholeCamera.itop()
 #: Subjects and frame numbers with gaps, as a team's own recordings may have.
@@ -165,3 +166,16 @@ def test_synthetic_mix_blends_generated_frames_into_the_file_frames(split, tmp_p
     real = rec["train_frames"] - rec["synthetic_frames"]
     assert 0 < rec["synthetic_frames"] <= round(real * 0.3 / 0.7)      # the valid ones of those generated
     assert rec["synthetic_mix"] == 0.3 and rec["detector_families"] == ["labels", "random"]
+
+
+def test_bench_ablation_scores_itop_files_with_other_weights(split, tmp_path, capsys):
+    """The paper-style table on ITOP-format files, e.g. the real test split with weights trained on the train split."""
+    out = tmp_path / "w"
+    shutil.copytree(DEFAULT_WEIGHTS_DIR, out)
+    table = tmp_path / "ablation.json"
+    assert main(["bench", "ablation", "--depth", str(split["depth_map.h5"]), "--labels", str(split["labels.h5"]),
+                 "--weights", str(out), "--json", str(table)]) == 0
+    rows = json.loads(table.read_text())["views"]["side"]
+    assert [r["name"] for r in rows] == ["baseline", "A", "B", "C", "A+B", "A+B+C"]
+    assert all(r["n_frames"] == len(IDS) - len(INVALID) for r in rows)
+    assert "A+B+C" in capsys.readouterr().out

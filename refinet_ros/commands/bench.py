@@ -9,7 +9,7 @@ from ..core.score_files import evaluate_files
 from ..core.metrics import format_table
 from ..core.pipeline import Pipeline, parse_stages, stages_label
 from ..core.views import VIEWS
-from ..core.weights import build_pipeline
+from ..core.weights import build_pipeline, resolve_view
 from .flags import add_int8_flag, add_weights_flag
 from .synthetic import BENCH_FRAMES, BENCH_SEED, DEFAULT_DATA_DIR, cached_test_set
 
@@ -27,7 +27,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _common(p, Path("bench/baseline.json"))
     p.set_defaults(handler=run_baseline)
     p = kinds.add_parser("ablation", help="the paper's ablation table: baseline, A, B, C, A+B, A+B+C, side and top")
-    _common(p, Path("bench/ablation.json"))
+    _common(p, None)
+    p.add_argument("--depth", type=Path, help="score ITOP-format files instead (e.g. ITOP_side_test_depth_map.h5); "
+                                              "--json then defaults to bench/ablation_files.json")
+    p.add_argument("--labels", type=Path, help="the labels file of --depth")
+    p.add_argument("--pose2d", type=Path, help="2D predictions of --depth (default: the labels' own keypoints)")
     add_weights_flag(p)
     p.add_argument("--smoke-frames", type=int, default=SMOKE_FRAMES,
                    help="size of the small fixed set recorded in the JSON's smoke section (the test suite "
@@ -48,7 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_finetune_parser(kinds)
 
 
-def _common(p: argparse.ArgumentParser, default_json: Path) -> None:
+def _common(p: argparse.ArgumentParser, default_json: Path | None) -> None:
     p.add_argument("--frames", type=int, default=BENCH_FRAMES, help="test frames per view")
     p.add_argument("--seed", type=int, default=BENCH_SEED, help="seed of the fixed-seed test sets")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="where the synthetic test sets are cached")
@@ -108,10 +112,29 @@ def format_ablation(view: str, rows: list[dict], keypoints: str = "detector") ->
     return "\n".join(lines)
 
 
+def run_ablation_files(args: argparse.Namespace) -> int:
+    """The ablation rows on ITOP-format files (the real ITOP test split, or a team's own)."""
+    if args.labels is None:
+        raise ValueError("--depth needs --labels")
+    view = resolve_view(args.view, args.depth, args.labels)
+    paths = {"depth_map": args.depth, "labels": args.labels, "pose2d": args.pose2d}
+    keypoints = "detector" if args.pose2d else "labels"
+    rows = ablation_rows(view, paths, weights=args.weights, keypoints=keypoints, int8=args.int8)
+    print(format_ablation(view, rows, keypoints))
+    files = {k: None if v is None else str(v) for k, v in paths.items()}
+    write_json(args.json or Path("bench/ablation_files.json"),
+               {"files": files, "weights": str(args.weights) if args.weights else "shipped", "int8": args.int8,
+                "keypoints": keypoints, "views": {view: rows}})
+    return 0
+
+
 def run_ablation(args: argparse.Namespace) -> int:
     """`views` holds the table from the simulated detector's keypoints (the paper's setting);
     `label_keypoints` the same rows from the labels' own keypoints with confidence 1 (``refinet eval``
     without --pose2d, the usual way to score real ITOP files): the weights must not depend on one detector."""
+    if args.depth is not None:
+        return run_ablation_files(args)
+    args.json = args.json or Path("bench/ablation.json")
     flags = (f" --view {args.view}" if args.view else "") + (" --int8" if args.int8 else "")
     payload = {"command": f"refinet bench ablation --frames {args.frames} --seed {args.seed}{flags}", "int8": args.int8,
                "seed": args.seed, "frames_per_view": args.frames, "views": {}, "label_keypoints": {"views": {}},

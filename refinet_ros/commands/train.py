@@ -59,6 +59,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="start from trained weights (fine-tuning, at a lower learning rate): the shipped ones of "
                         "this view and module, the ones in DIR, or none (a fresh network); default: shipped with "
                         "--depth, else none")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its last epoch checkpoint (under --data/checkpoints); "
+                        "the same command with --resume, nothing else changed")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=run_train)
     return p
@@ -173,7 +176,7 @@ def run_train(args: argparse.Namespace) -> int:
         record = train_module(module, args.view, train, val, upstream, args.epochs, args.batch, args.lr, args.seed,
                               args.device, weights_path(args.out, args.view, module), not args.no_progress,
                               args.max_minutes or None, dict(args.model), args.data / "checkpoints",
-                              init=inits[module], data_record=data_record)
+                              init=inits[module], data_record=data_record, resume=args.resume)
         print(json.dumps({"weights": str(weights_path(args.out, args.view, module)), "val": record["val"],
                           "peak_rss_mib": record["peak_rss_mib"]}, indent=1))
     return 0

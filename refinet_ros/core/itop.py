@@ -245,7 +245,7 @@ def read_pose2d(path: str | Path, ids: np.ndarray) -> Pose2D:
     if not covered.all():
         missing = np.asarray(ids)[~covered]
         raise ItopFormatError(f"{path}: key 'ids' lacks {len(missing)} id(s) of the labels file, "
-                              f"e.g. {list(missing[:3])}")
+                              f"e.g. {[str(i) for i in missing[:3]]}")
     return pose2d
 
 
@@ -287,7 +287,8 @@ def match_pose2d(path: str | Path, ids: np.ndarray) -> tuple[Pose2D, np.ndarray]
     covered = order >= 0
     if len(ids) and not covered.any():
         raise ItopFormatError(f"{path}: key 'ids' covers none of the {len(ids)} frame(s) of the labels file "
-                              f"(its ids look like {list(file_ids[:2])}, the labels' like {list(np.asarray(ids)[:2])})")
+                              f"(its ids look like {[str(i) for i in file_ids[:2]]}, the labels' like "
+                              f"{[str(i) for i in np.asarray(ids)[:2]]})")
     uv = np.full((len(ids), NUM_JOINTS, 2), np.nan)
     confidence = np.zeros((len(ids), NUM_JOINTS))
     uv[covered] = kp[order[covered]]

@@ -9,12 +9,14 @@ stopped by its time budget still ends at a low learning rate and writes its weig
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import platform
 import resource
 import sys
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -100,10 +102,47 @@ def _lr_at(progress: float, lr: float) -> float:
     return warm * lr * (MIN_LR_FRACTION + (1 - MIN_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
-def _save_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, epoch: int, step: int) -> None:
+@dataclass
+class RunState:
+    """Where a run stands after an epoch: what the checkpoint saves and ``resume`` continues from."""
+
+    epoch: int = 0
+    step: int = 0
+    seconds: float = 0.0                  # training time so far (the --max-minutes budget counts it)
+    first_loss: float = math.nan
+    loss_ema: float = math.nan
+    best_epoch: int = 0
+    best_score: float = -math.inf
+    best_val: dict = field(default_factory=dict)
+    best_state: dict | None = None        # the weights of the best epoch so far
+
+
+def run_key(*parts: object) -> str:
+    """A digest of what defines a run (module, data sizes, config...): a checkpoint resumes only its own run."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _save_checkpoint(path: Path, key: str, model: torch.nn.Module, opt: torch.optim.Optimizer,
+                     rng: np.random.Generator, state: RunState) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"config": model.config, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "epoch": epoch, "step": step}, path)
+    partial = path.with_name(path.name + ".partial")       # a run killed while writing leaves the last one whole
+    torch.save({"run": key, "config": model.config, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "state": asdict(state)}, partial)
+    partial.replace(path)
+
+
+def _resume(path: Path, key: str, model: torch.nn.Module, opt: torch.optim.Optimizer,
+            rng: np.random.Generator) -> RunState:
+    """Continue from the checkpoint of this same run; one of another run is a ValueError, not a silent mix."""
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    if ck.get("run") != key:
+        raise ValueError(f"{path}: checkpoint of another run (other data, module or settings); "
+                         "train without --resume to start over")
+    model.load_state_dict(ck["model"])
+    opt.load_state_dict(ck["optimizer"])
+    rng.bit_generator.state = ck["rng"]
+    torch.set_rng_state(ck["torch_rng"])
+    return RunState(**ck["state"])
 
 
 def load_init(init: Path, module: str, view: str) -> torch.nn.Module:
@@ -156,7 +195,7 @@ def train_module(module: str, view: str, data_train: FrameSet, data_val: FrameSe
                  device: str = "auto", out_path: str | Path | None = None, progress: bool = True,
                  max_minutes: float | None = None, model_config: dict | None = None,
                  checkpoint_dir: str | Path | None = None, preset: int = DEFAULT_PRESET,
-                 init: str | Path | None = None, data_record: dict | None = None) -> dict:
+                 init: str | Path | None = None, data_record: dict | None = None, resume: bool = False) -> dict:
     """Train `module` on frames whose upstream states come from every subset of `upstream`.
 
     Starts from the weights file `init` when given (fine-tuning: the learning rate defaults to
@@ -166,7 +205,8 @@ def train_module(module: str, view: str, data_train: FrameSet, data_val: FrameSe
     `preset` is its xz level, see :func:`.models.common.save_weights`), a JSON record next to it,
     and a full checkpoint per epoch in `checkpoint_dir`. The weights kept are those of the epoch
     that scored best on the validation frames (held-out subjects). `data_record` (the data files
-    and their hashes) joins the record's ``data``. Returns the record.
+    and their hashes) joins the record's ``data``. `resume` continues from this run's checkpoint
+    (same module, data and settings), within the same time budget. Returns the record.
     """
     init = Path(init) if init is not None else None
     base = {**DEFAULTS[module]}
@@ -187,14 +227,17 @@ def train_module(module: str, view: str, data_train: FrameSet, data_val: FrameSe
     steps_per_epoch = max(1, _epoch_passes(len(data_train), cfg["batch"]) * len(data_train) // cfg["batch"])
     total = cfg["epochs"] * steps_per_epoch
     budget_s = max_minutes * 60 if max_minutes else math.inf
-    t0, step, loss_ema, epoch, first_loss = time.monotonic(), 0, float("nan"), 0, float("nan")
-    best = {"epoch": 0, "score": -math.inf, "val": {}, "state": None}
-    bar = tqdm(total=total, desc=f"train {view} {module}", unit="step", disable=not progress)
-    while epoch < cfg["epochs"] and time.monotonic() - t0 < budget_s:
+    key = run_key(module, view, cfg, model.config, seed, len(data_train), len(data_val), bank_train.names,
+                  started_from)
+    run = _resume(checkpoint, key, model, opt, rng) if resume and checkpoint.is_file() else RunState()
+    resumed_at = run.step
+    t0 = time.monotonic() - run.seconds
+    bar = tqdm(total=total, initial=run.step, desc=f"train {view} {module}", unit="step", disable=not progress)
+    while run.epoch < cfg["epochs"] and time.monotonic() - t0 < budget_s:
         model.train()
         perm = _epoch_order(len(data_train), cfg["batch"], rng)
         for k in range(steps_per_epoch):
-            fraction = max(step / total, (time.monotonic() - t0) / budget_s)
+            fraction = max(run.step / total, (time.monotonic() - t0) / budget_s)
             if fraction >= 1.0:
                 break
             for group in opt.param_groups:
@@ -202,21 +245,23 @@ def train_module(module: str, view: str, data_train: FrameSet, data_val: FrameSe
             index = perm[k * cfg["batch"]:(k + 1) * cfg["batch"]]
             b = BATCHES[module](data_train, bank_train, index, rng, model.config)
             loss = fit_step(model, opt, b, dev)
-            step += 1
-            first_loss = loss if math.isnan(first_loss) else first_loss
-            loss_ema = loss if math.isnan(loss_ema) else 0.98 * loss_ema + 0.02 * loss
+            run.step += 1
+            run.first_loss = loss if math.isnan(run.first_loss) else run.first_loss
+            run.loss_ema = loss if math.isnan(run.loss_ema) else 0.98 * run.loss_ema + 0.02 * loss
             bar.update(1)
-            bar.set_postfix(epoch=epoch + 1, loss=f"{loss_ema:.4f}")
-        epoch += 1
+            bar.set_postfix(epoch=run.epoch + 1, loss=f"{run.loss_ema:.4f}")
+        run.epoch += 1
         val = validate(STAGES[module](model, dev), data_val, bank_val)
-        if _val_score(val) > best["score"]:
-            best = {"epoch": epoch, "score": _val_score(val), "val": val, "state": copy.deepcopy(model.state_dict())}
-        _save_checkpoint(checkpoint, model, opt, epoch, step)
-        bar.write(f"epoch {epoch}: loss {loss_ema:.4f}  val " + "  ".join(
+        if _val_score(val) > run.best_score:
+            run.best_epoch, run.best_score, run.best_val = run.epoch, _val_score(val), val
+            run.best_state = copy.deepcopy(model.state_dict())
+        run.seconds = time.monotonic() - t0
+        _save_checkpoint(checkpoint, key, model, opt, rng, run)
+        bar.write(f"epoch {run.epoch}: loss {run.loss_ema:.4f}  val " + "  ".join(
             f"{n}: mAP {r['before']['mAP']:.3f}->{r['after']['mAP']:.3f}" for n, r in val.items()))
     bar.close()
-    if best["state"] is not None:
-        model.load_state_dict(best["state"])
+    if run.best_state is not None:
+        model.load_state_dict(run.best_state)
     model.eval()
     record = {
         "module": module, "view": view, "command": " ".join(["refinet", *sys.argv[1:]]),
@@ -228,9 +273,9 @@ def train_module(module: str, view: str, data_train: FrameSet, data_val: FrameSe
                                               *(started_from or {}).get("detector_families", ())}),
                  **(data_record or {})},
         "init": started_from,
-        "params": count_params(model), "steps": step, "epochs_done": epoch, "best_epoch": best["epoch"],
-        "train_seconds": round(time.monotonic() - t0, 1), "first_train_loss": first_loss,
-        "final_train_loss": loss_ema, "val": best["val"],
+        "params": count_params(model), "steps": run.step, "epochs_done": run.epoch, "best_epoch": run.best_epoch,
+        "train_seconds": round(time.monotonic() - t0, 1), "first_train_loss": run.first_loss,
+        "final_train_loss": run.loss_ema, "val": run.best_val, "resumed_at_step": resumed_at,
         "peak_rss_mib": peak_rss_mib(),
         "torch": torch.__version__, "python": platform.python_version(),
     }
