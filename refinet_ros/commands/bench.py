@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _common(p, None)
     p.add_argument("--depth", type=Path, help="score ITOP-format files instead (e.g. ITOP_side_test_depth_map.h5); "
                                               "--json then defaults to bench/ablation_files.json")
-    p.add_argument("--labels", type=Path, help="the labels file of --depth")
+    p.add_argument("--labels", type=Path, help="the labels file of --depth (default: none; needed with --depth)")
     p.add_argument("--pose2d", type=Path, help="2D predictions of --depth (default: the labels' own keypoints)")
     add_weights_flag(p)
     p.add_argument("--smoke-frames", type=int, default=SMOKE_FRAMES,
@@ -56,7 +56,9 @@ def _common(p: argparse.ArgumentParser, default_json: Path | None) -> None:
     p.add_argument("--frames", type=int, default=BENCH_FRAMES, help="test frames per view")
     p.add_argument("--seed", type=int, default=BENCH_SEED, help="seed of the fixed-seed test sets")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="where the synthetic test sets are cached")
-    p.add_argument("--json", type=Path, default=default_json, help="results")
+    p.add_argument("--json", type=Path, default=default_json,
+                   help="results" + ("" if default_json else
+                                     " (default: bench/ablation.json; with --depth bench/ablation_files.json)"))
     p.add_argument("--view", choices=VIEWS,
                    help="only this view (default: both; e.g. to score another weights directory)")
 

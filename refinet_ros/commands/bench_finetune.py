@@ -28,7 +28,7 @@ COLUMNS = ("mAP", "mDE_cm", "upper_mAP", "lower_mAP")
 def add_finetune_parser(kinds: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``finetune`` on the ``refinet bench`` sub-command parsers."""
     p = kinds.add_parser("finetune", help="fine-tuning on unseen ITOP-format data vs shipped and from-scratch weights")
-    p.add_argument("--view", default="side", choices=VIEWS)
+    p.add_argument("--view", default="side", choices=VIEWS, help="camera view")
     p.add_argument("--train-frames", default="1000,5000", help="train-split sizes to fine-tune on, comma-separated")
     p.add_argument("--test-frames", type=int, default=1000, help="frames of the foreign test split")
     p.add_argument("--modules", default="B,C", help="modules trained (the others come from the shipped weights)")

@@ -26,14 +26,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="module(s) to train; several train in A -> B -> C order, each on the outputs of the ones "
                         "before it")
     p.add_argument("--view", required=True, choices=VIEWS)
-    p.add_argument("--depth", type=Path, help="ITOP *_depth_map.h5 to train on (instead of generated data)")
-    p.add_argument("--labels", type=Path, help="its ITOP *_labels.h5")
+    p.add_argument("--depth", type=Path, help="ITOP *_depth_map.h5 to train on (default: generated data)")
+    p.add_argument("--labels", type=Path, help="its ITOP *_labels.h5 (default: none; needed with --depth)")
     p.add_argument("--pose2d", type=Path, help="2D predictions .npz of those frames (as refinet eval --pose2d; frames "
                                                "without one are left out and counted); default: simulated detector "
                                                "noise on the labels' image_coordinates")
     p.add_argument("--val-depth", type=Path, help="validation depth file; default: hold out whole subjects of --depth")
-    p.add_argument("--val-labels", type=Path, help="validation labels file")
-    p.add_argument("--val-pose2d", type=Path, help="validation 2D predictions")
+    p.add_argument("--val-labels", type=Path, help="validation labels file (default: none; needed with --val-depth)")
+    p.add_argument("--val-pose2d", type=Path, help="validation 2D predictions (default: simulated, as for --pose2d)")
     p.add_argument("--synthetic-mix", type=float, metavar="F",
                    help="share of generated frames blended into the training stream of --depth files, so that a "
                         "small real set does not make the model forget (default: 0.25 with --depth)")
@@ -48,8 +48,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS_DIR, help="weights directory (default: shipped weights)")
     p.add_argument("--data", type=Path, default=Path("data/synth"),
                    help="cache of the generated splits and of the per-epoch training checkpoints")
-    p.add_argument("--max-minutes", type=float, default=25.0,
-                   help="stop training after this long (0: no limit); data generation and upstream runs come on top")
+    p.add_argument("--max-minutes", type=float,
+                   help="stop training each module after this long (0: no limit); data generation and upstream runs "
+                        "come on top (default: 25, or 10 when fine-tuning from --init weights)")
     p.add_argument("--workers", type=int, default=1, help="data-generation processes")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--model", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
@@ -158,6 +159,13 @@ def training_sets(args: argparse.Namespace):
     return train, val, record
 
 
+def _minutes(max_minutes: float | None, init: Path | None) -> float | None:
+    """The time budget of one module: as given (0 = none), else 25 minutes, 10 when fine-tuning."""
+    if max_minutes is None:
+        return 25.0 if init is None else 10.0
+    return max_minutes or None
+
+
 def run_train(args: argparse.Namespace) -> int:
     import torch  # the trainer and torch load only when a training runs
 
@@ -175,7 +183,7 @@ def run_train(args: argparse.Namespace) -> int:
         upstream = upstream_stages(module, args.view, args.out, init)
         record = train_module(module, args.view, train, val, upstream, args.epochs, args.batch, args.lr, args.seed,
                               args.device, weights_path(args.out, args.view, module), not args.no_progress,
-                              args.max_minutes or None, dict(args.model), args.data / "checkpoints",
+                              _minutes(args.max_minutes, inits[module]), dict(args.model), args.data / "checkpoints",
                               init=inits[module], data_record=data_record, resume=args.resume)
         print(json.dumps({"weights": str(weights_path(args.out, args.view, module)), "val": record["val"],
                           "peak_rss_mib": record["peak_rss_mib"]}, indent=1))
