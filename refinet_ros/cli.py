@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .commands import anthropometry, bag, bench, demo, eval_cmd, generate, train
+from .commands import anthropometry, bag, bench, demo, detect, eval_cmd, generate, train
 
 
 class DefaultsInHelp(argparse.HelpFormatter):
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_parser(sub)
     eval_cmd.add_parsers(sub)
     train.add_parser(sub)
+    detect.add_parser(sub)
     bench.add_parser(sub)
     bag.add_parser(sub)
     anthropometry.add_parser(sub)

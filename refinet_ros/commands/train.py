@@ -14,6 +14,11 @@ from ..core.pipeline import STAGE_ORDER, Stage, parse_stages
 from ..core.views import VIEWS
 from ..core.weights import DEFAULT_WEIGHTS_DIR, load_stage, weights_path
 
+#: --module value of the depth-image 2D detector (trained on generated frames only).
+DETECTOR = "detector"
+#: Source frames the detector's training holds in memory (depth + masks: ~0.23 MB each).
+DETECTOR_MAX_FRAMES = 12000
+
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train refinement modules on synthetic data or on ITOP-format files",
@@ -22,9 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                                    "the earlier stages found in --out (or, when fine-tuning, in the --init "
                                    "weights, copied into --out) and writes {out}/{view}_{module}.pt plus a .json "
                                    "record.")
-    p.add_argument("--module", required=True, type=_modules, metavar="A|B|C|A,B,C",
+    p.add_argument("--module", required=True, type=_modules, metavar="A|B|C|A,B,C|detector",
                    help="module(s) to train; several train in A -> B -> C order, each on the outputs of the ones "
-                        "before it")
+                        "before it; 'detector': the depth-image 2D pose detector (generated data, 1-4 people)")
     p.add_argument("--view", required=True, choices=VIEWS)
     p.add_argument("--depth", type=Path, help="ITOP *_depth_map.h5 to train on (default: generated data)")
     p.add_argument("--labels", type=Path, help="its ITOP *_labels.h5 (default: none; needed with --depth)")
@@ -40,6 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=16000, help="training frames to generate (valid ones are used)")
     p.add_argument("--val-frames", type=int, default=600, help="validation frames (held-out subjects)")
     p.add_argument("--epochs", type=int, help="default: per module, sized for ~30 min on 2 CPU cores")
+    p.add_argument("--steps", type=int, help="detector: optimisation steps (default: 40000; --max-minutes bounds them)")
     p.add_argument("--batch", type=int, help="batch size (default: per module)")
     p.add_argument("--lr", type=float, help="peak learning rate of the cosine schedule (default: per module)")
     p.add_argument("--seed", type=int, default=0, help="training seed; validation data uses seed + 1")
@@ -82,6 +88,8 @@ def _key_value(text: str) -> tuple[str, int | float]:
 
 
 def _modules(text: str) -> tuple[str, ...]:
+    if text.strip().lower() == DETECTOR:
+        return (DETECTOR,)
     try:
         names = parse_stages(text)
     except ValueError as exc:
@@ -171,6 +179,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     from ..core.training import load_init, train_module
 
+    if args.module == (DETECTOR,):
+        return run_train_detector(args)
     init = args.init or ("shipped" if args.depth is not None else "none")
     inits = {m: init_weights(init, m, args.view) for m in args.module}   # every --init checked before any work
     for module, path in inits.items():
@@ -187,4 +197,29 @@ def run_train(args: argparse.Namespace) -> int:
                               init=inits[module], data_record=data_record, resume=args.resume)
         print(json.dumps({"weights": str(weights_path(args.out, args.view, module)), "val": record["val"],
                           "peak_rss_mib": record["peak_rss_mib"]}, indent=1))
+    return 0
+
+
+def run_train_detector(args: argparse.Namespace) -> int:
+    """``refinet train --module detector``: generated single-person frames, composed into crowds."""
+    import torch
+
+    from ..core.detector_training import load_detector_frames, train_detector
+    from ..core.synth.cache import cached_split
+    from ..core.synth.generate import split_prefix
+
+    if args.depth is not None:
+        raise ValueError("--module detector trains on generated frames (it needs segmentation); drop --depth")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    progress = not args.no_progress
+    frames = {}
+    for split, n, seed in (("train", args.frames, args.seed), ("test", args.val_frames, args.seed + 1)):
+        paths = cached_split(args.data, args.view, split, n, seed, "random", workers=args.workers, progress=progress)
+        frames[split] = load_detector_frames(split_prefix(paths["labels"].parent, args.view, split),
+                                             min(n, DETECTOR_MAX_FRAMES))
+    out = weights_path(args.out, args.view, DETECTOR)
+    record = train_detector(args.view, frames["train"], frames["test"], out, args.steps, args.batch, args.lr,
+                            args.seed, _minutes(args.max_minutes, None), progress)
+    print(json.dumps({"weights": str(out), "val": record["val"]}, indent=1))
     return 0

@@ -335,10 +335,12 @@ def write_itop(prefix: str | Path, depth_m: np.ndarray, labels: ItopLabels) -> t
     return depth_path, labels_path
 
 
-def write_pose2d(path: str | Path, ids: np.ndarray, keypoints: np.ndarray, confidence: np.ndarray) -> Path:
-    """Write a 2D-predictions ``.npz`` that :func:`read_pose2d` reads back."""
+def write_pose2d(path: str | Path, ids: np.ndarray, keypoints: np.ndarray, confidence: np.ndarray,
+                 **extra: np.ndarray) -> Path:
+    """Write a 2D-predictions ``.npz`` that :func:`read_pose2d` reads back (`extra` arrays are stored
+    alongside; the reader ignores them)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, ids=_encode_ids(ids), keypoints=np.asarray(keypoints, dtype=np.float32),
-                        confidence=np.asarray(confidence, dtype=np.float32))
+                        confidence=np.asarray(confidence, dtype=np.float32), **extra)
     return path

@@ -17,6 +17,7 @@ from .views import check_view
 
 if TYPE_CHECKING:
     from .models.common import TorchStage
+    from .models.depth_detector import DepthDetector
 
 #: Weights shipped with the package (refinet_ros/data/weights).
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "data" / "weights"
@@ -70,6 +71,21 @@ def load_stage(name: str, view: str, weights_dir: Path | None = None, device: st
             raise ValueError(f"int8 inference is a CPU option; device is {device!r}")
         model = quantize_linear(model)
     return STAGES[name](model, device)
+
+
+def load_detector(view: str, weights_dir: Path | None = None, device: str = "cpu") -> DepthDetector:
+    """The depth-image 2D detector of a view from ``{weights_dir}/{view}_detector.pt``."""
+    from .models.common import fold_batchnorm, load_weights
+    from .models.depth_detector import DepthDetector, DepthPoseNet
+
+    path = weights_path(weights_dir or DEFAULT_WEIGHTS_DIR, check_view(view), "detector")
+    if not path.is_file():
+        raise FileNotFoundError(f"no depth-detector weights for the {view} view: {path} does not exist; train them "
+                                f"with `refinet train --module detector --view {view} --out {path.parent}`")
+    loaded, model, _ = load_weights(path, {"detector": DepthPoseNet})
+    if loaded != "detector":
+        raise ValueError(f"{path}: holds module {loaded}, expected the detector")
+    return DepthDetector(fold_batchnorm(model), device)
 
 
 def build_stages(names: Sequence[str], view: str, weights_dir: Path | None = None,
