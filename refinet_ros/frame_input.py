@@ -22,6 +22,10 @@ from .core.pose_input import clean_keypoints, most_confident, unique_names
 from .message_codec import ImageConversionError, KeypointCountError, camera_from_info, image_pixels, keypoints_from_msg
 
 
+#: A depth-image 2D detector: (H, W) metres -> ((P, 15, 2) ITOP keypoints, (P, 15) confidences).
+Detect = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
 class SkipFrame(Exception):
     """The frame cannot be refined; `reason` is a key of SKIP_REASONS."""
 
@@ -71,7 +75,24 @@ def prepare_frame(depth: Any, pose: Any, info: Any | None, layout: KeypointLayou
         raise SkipFrame("keypoint_count", str(exc)) from None
     uv, conf, cleaned = clean_keypoints(uv, conf)
     uv, conf = layout.to_itop(uv, conf)
-    repairs = {"confidence": cleaned}
+    return _bodies(camera, depth_m, body_ids, uv, conf, limits, {"confidence": cleaned})
+
+
+def prepare_detected_frame(depth: Any, info: Any | None, limits: InputLimits, detect: Detect,
+                           to_pixels: Callable[[Any], np.ndarray] = image_pixels) -> Frame:
+    """Like :func:`prepare_frame`, with the 2D poses detected on the depth image itself by `detect`
+    ((H, W) metres -> (P, 15, 2) ITOP keypoints and (P, 15) confidences). The bodies are untracked:
+    empty ids, labelled by their index."""
+    camera = _camera(info)
+    depth_m = _depth(depth, camera, limits, to_pixels)
+    uv, conf = detect(depth_m)
+    uv, conf, cleaned = clean_keypoints(uv, conf)
+    return _bodies(camera, depth_m, [""] * len(uv), uv, conf, limits, {"confidence": cleaned})
+
+
+def _bodies(camera: PinholeCamera, depth_m: np.ndarray, body_ids: list[str], uv: np.ndarray, conf: np.ndarray,
+            limits: InputLimits, repairs: dict[str, int]) -> Frame:
+    """The checked frame: at most max_bodies (the most confident), unique ids and labels."""
     if len(body_ids) > limits.max_bodies:
         keep = most_confident(conf, limits.max_bodies)
         repairs["max_bodies"] = len(body_ids) - len(keep)

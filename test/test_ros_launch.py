@@ -33,9 +33,16 @@ class Recorded:
         self.args, self.kwargs = args, kwargs
 
 
+class LaunchConfiguration(Recorded):
+    """Also evaluates itself in an OpaqueFunction's context (here a dict of the given arguments)."""
+
+    def perform(self, context: dict) -> str:
+        return context.get(self.args[0], "")
+
+
 def _shim() -> dict[str, types.ModuleType]:
     names = {
-        "launch": ["LaunchDescription"], "launch.actions": ["DeclareLaunchArgument"],
+        "launch": ["LaunchDescription"], "launch.actions": ["DeclareLaunchArgument", "OpaqueFunction"],
         "launch.conditions": ["IfCondition", "UnlessCondition"],
         "launch.substitutions": ["LaunchConfiguration", "PathJoinSubstitution"],
         "launch_ros": [], "launch_ros.actions": ["Node", "ComposableNodeContainer"],
@@ -47,7 +54,16 @@ def _shim() -> dict[str, types.ModuleType]:
         modules[module] = types.ModuleType(module)
         for cls in classes:
             setattr(modules[module], cls, type(cls, (Recorded,), {}))
+    modules["launch.substitutions"].LaunchConfiguration = LaunchConfiguration
     return modules
+
+
+def _entities(description, given: dict) -> list:
+    """The launch entities, OpaqueFunctions run with the given launch arguments."""
+    out = []
+    for e in description.args[0]:
+        out += e.kwargs["function"](given) if type(e).__name__ == "OpaqueFunction" else [e]
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -59,15 +75,17 @@ def launch():
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         description = module.generate_launch_description()
+        entities = _entities(description, {})
+        with_detector = _entities(description, {"detector": "depth"})
     finally:
         for name, mod in saved.items():
             if mod is None:
                 sys.modules.pop(name, None)
             else:
                 sys.modules[name] = mod
-    entities = description.args[0]
     arguments = {e.args[0]: e.kwargs for e in entities if type(e).__name__ == "DeclareLaunchArgument"}
     nodes = {e.kwargs["executable"]: e for e in entities if type(e).__name__ in ("Node", "ComposableNodeContainer")}
+    nodes["detector:=depth"] = next(e for e in with_detector if e.kwargs.get("executable") == "refine_node")
     return arguments, nodes
 
 
@@ -101,6 +119,14 @@ def test_every_launch_configuration_is_a_declared_argument(launch):
     assert used <= set(arguments), f"undeclared: {used - set(arguments)}"
     assert {"config", "namespace", "use_sim_time", "rviz", "depth", "camera_info", "pose"} <= set(arguments)
     assert all(a.get("description") for a in arguments.values())
+
+
+def test_detector_argument_overrides_the_params_file_only_when_given(launch):
+    arguments, nodes = launch
+    plain, depth = nodes["refine_node"].kwargs["parameters"], nodes["detector:=depth"].kwargs["parameters"]
+    assert not any("detector" in p for p in plain if isinstance(p, dict))
+    assert depth[-1] == {"detector": "depth"} and len(depth) == len(plain) + 1
+    assert arguments["detector"]["default_value"] == ""
 
 
 def test_it_starts_the_refine_node_executable_with_the_shipped_params_file(launch):

@@ -28,6 +28,8 @@ __all__ = ["DEFAULT_CONFIG", "NODE_NAME", "ConfigError", "NodeConfig", "declare_
 
 RELIABILITIES = ("best_effort", "reliable")
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
+#: Values of the `detector` parameter: 2D poses from the pose topic, or detected on the depth image.
+DETECTORS = ("topic", "depth")
 #: Numeric ranges shown by `ros2 param describe` and enforced when a value is set (from, to, step).
 RANGES: dict[str, tuple[float, float, float]] = {
     "torch_threads": (0, 256, 1), "depth_window": (1, 51, 2), "max_bodies": (1, 100, 1),
@@ -53,6 +55,7 @@ class NodeConfig:
     min_range: float
     max_range: float
     max_bodies: int
+    detector: str
     keypoint_layout: str
     depth_topic: str
     camera_info_topic: str
@@ -63,6 +66,7 @@ class NodeConfig:
     input_timeout: float
     output_topic: str
     markers_topic: str
+    pose2d_topic: str
     marker_lifetime: float
     publish_tf: bool
     publish_measurements: bool
@@ -146,6 +150,7 @@ def validate(values: dict[str, Any]) -> NodeConfig:
     except ValueError as exc:
         raise ConfigError(f"parameter stages={values['stages']!r}: {exc}") from None
     need(values["keypoint_layout"] in LAYOUTS, "keypoint_layout", " | ".join(LAYOUTS))
+    need(values["detector"] in DETECTORS, "detector", " | ".join(DETECTORS))
     need(bool(_DEVICE.match(values["device"])), "device", "cpu, cuda, cuda:N or mps")
     need(values["weights_dir"] == "" or Path(values["weights_dir"]).is_dir(), "weights_dir",
          "an existing folder, or '' for the shipped weights")
@@ -156,7 +161,7 @@ def validate(values: dict[str, Any]) -> NodeConfig:
          f"0 <= min_range < max_range (max_range={values['max_range']!r}), both finite metres")
     need(values["max_bodies"] >= 1, "max_bodies", "an integer >= 1")
     for topic in ("depth_topic", "camera_info_topic", "pose_topic", "output_topic", "markers_topic",
-                  "measurements_topic"):
+                  "pose2d_topic", "measurements_topic"):
         need(bool(values[topic].strip()), topic, "a topic name")
     need(values["qos_reliability"] in RELIABILITIES, "qos_reliability", " or ".join(RELIABILITIES))
     need(values["sync_slop"] > 0, "sync_slop", "seconds > 0")

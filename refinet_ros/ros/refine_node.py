@@ -41,8 +41,9 @@ from ..core.joints import NUM_JOINTS
 from ..core.layouts import get_layout
 from ..core.pipeline import Pipeline
 from ..core.pose import PoseState
-from ..core.weights import build_stages
-from ..frame_input import Frame, InputLimits, SkipFrame, prepare_frame
+from ..core.models.depth_detector import DepthDetector
+from ..core.weights import build_stages, load_detector
+from ..frame_input import Frame, InputLimits, SkipFrame, prepare_detected_frame, prepare_frame
 from ..stamps import stamp_ns
 from ..msg import Skeleton2DArray, Skeleton3DArray
 from .compat import implementations
@@ -72,8 +73,8 @@ PUBLISHED_STAMPS_KEPT = 64
 @dataclass(frozen=True)
 class _Pair:
     depth: Image
-    pose: Skeleton2DArray
-    synced_at: float     # time.perf_counter() when the synchroniser paired them
+    pose: Skeleton2DArray | None   # None: detector depth, the poses come from the depth image itself
+    synced_at: float     # time.perf_counter() when the synchroniser paired them (or the depth arrived)
 
 
 def sensor_qos(reliability: str) -> QoSProfile:
@@ -94,6 +95,16 @@ def make_pipeline(config: NodeConfig) -> Pipeline:
     except (OSError, ValueError, RuntimeError) as exc:
         raise ConfigError(f"cannot load stages {','.join(config.stages)} ({config.view} view): {exc}") from None
     return Pipeline(stages, window=config.depth_window)
+
+
+def make_detector(config: NodeConfig) -> DepthDetector | None:
+    """The depth-image detector when `detector` is depth (its weights missing: a ConfigError), else None."""
+    if config.detector != "depth":
+        return None
+    try:
+        return load_detector(config.view, config.weights_dir or None, config.device)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ConfigError(f"parameter detector=depth: {exc}") from None
 
 
 def free_device_memory(device: str) -> None:
@@ -121,6 +132,7 @@ class RefineNode(LifecycleNode):
         self._declare_problems = declare_parameters(self)
         self.config: NodeConfig | None = None
         self.pipeline: Pipeline | None = None
+        self.detector: DepthDetector | None = None
         self._measurements: MeasurementPublisher | None = None
         self._worker: LatestWorker | None = None
         self._subscriptions_in: list[Any] = []
@@ -148,6 +160,7 @@ class RefineNode(LifecycleNode):
                 raise ConfigError("; ".join(self._declare_problems))
             self.config = read_config(self)
             self.pipeline = make_pipeline(self.config)
+            self.detector = make_detector(self.config)
             self._measurements = self._make_measurements()
         except ConfigError as exc:
             self.get_logger().error(f"configuration error: {exc}")
@@ -158,9 +171,13 @@ class RefineNode(LifecycleNode):
         self.layout = get_layout(c.keypoint_layout)
         self.limits = InputLimits(c.min_range, c.max_range, c.max_bodies)
         warm_up(self.pipeline)
+        if self.detector is not None:
+            self.detector(np.full((1, 240, 320), 2.0, np.float32))     # torch's first-run cost, before frames
         self._create_publishers()
+        source = (f"detected on {self.resolve_topic_name(c.depth_topic)}" if self.detector is not None else
+                  f"{c.keypoint_layout} skeletons from {self.resolve_topic_name(c.pose_topic)}")
         self.get_logger().info(
-            f"configured: {c.keypoint_layout} skeletons from {self.resolve_topic_name(c.pose_topic)}, "
+            f"configured: {source}, "
             f"{c.view} stages {','.join(c.stages) or 'none (baseline)'} on {c.device} ({implementations()})")
         return TransitionCallbackReturn.SUCCESS
 
@@ -218,11 +235,13 @@ class RefineNode(LifecycleNode):
         c = self.config
         self._pub_skeletons = self.create_publisher(Skeleton3DArray, c.output_topic, 10)
         self._pub_markers = self.create_publisher(MarkerArray, c.markers_topic, 10)
+        self._pub_pose2d = (self.create_publisher(Skeleton2DArray, c.pose2d_topic, 10) if c.detector == "depth"
+                            else None)
         self._pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._tf = TransformBroadcaster(self) if c.publish_tf else None
 
     def _destroy_publishers(self) -> None:
-        for name in ("_pub_skeletons", "_pub_markers", "_pub_diag"):
+        for name in ("_pub_skeletons", "_pub_markers", "_pub_pose2d", "_pub_diag"):
             if getattr(self, name, None) is not None:
                 self.destroy_publisher(getattr(self, name))
                 setattr(self, name, None)
@@ -236,6 +255,7 @@ class RefineNode(LifecycleNode):
             self._measurements = None
         if self.pipeline is not None:
             self.pipeline = None
+            self.detector = None
             free_device_memory(self.config.device if self.config else "cpu")
         self.config = None
 
@@ -244,7 +264,8 @@ class RefineNode(LifecycleNode):
         qos = sensor_qos(c.qos_reliability)
         self._subscribe(CameraInfo, c.camera_info_topic, "camera_info", self._on_info, qos)
         self._subscribe(Image, c.depth_topic, "depth", lambda m: self._on_input("depth", m), qos)
-        self._subscribe(Skeleton2DArray, c.pose_topic, "pose", lambda m: self._on_input("pose", m), qos)
+        if c.detector == "topic":
+            self._subscribe(Skeleton2DArray, c.pose_topic, "pose", lambda m: self._on_input("pose", m), qos)
 
     def _stop_inputs(self) -> None:
         """Unsubscribe, stop the diagnostics timer and the refiner (after the frame in progress)."""
@@ -306,13 +327,17 @@ class RefineNode(LifecycleNode):
             self.stats.add_reset()
             self._warner.warn("time_jump", f"{topic} stamp went back by {(last - stamp) / 1e9:.3f} s")
         self._last_stamp[topic] = stamp
+        if self.config.detector == "depth":      # the depth image carries its own poses: nothing to pair
+            self.monitors["pose"].add(stamp, time.monotonic())
+            self._on_pair(msg, None)
+            return
         (self._pairing.add_depth if topic == "depth" else self._pairing.add_pose)(msg)
 
     def _topic(self, name: str) -> str:
         return self.resolve_topic_name({"depth": self.config.depth_topic, "pose": self.config.pose_topic,
                                         "camera_info": self.config.camera_info_topic}[name])
 
-    def _on_pair(self, depth: Image, pose: Skeleton2DArray) -> None:
+    def _on_pair(self, depth: Image, pose: Skeleton2DArray | None) -> None:
         worker = self._worker            # None once deactivated (a callback already under way)
         if worker is not None:
             worker.submit(_Pair(depth, pose, time.perf_counter()))
@@ -320,8 +345,14 @@ class RefineNode(LifecycleNode):
     # --- refiner thread -----------------------------------------------------------------------
     def _refine(self, pair: _Pair) -> None:
         try:
-            frame = self._new_bodies(pair.depth, prepare_frame(pair.depth, pair.pose, self._info, self.layout,
-                                                               self.limits, image_to_array))
+            if pair.pose is None:
+                frame = prepare_detected_frame(pair.depth, self._info, self.limits, self.detector.keypoints,
+                                               image_to_array)
+                self._pub_pose2d.publish(CODEC.skeleton2d_array(pair.depth.header, frame.body_ids, frame.uv,
+                                                                frame.confidence))
+            else:
+                frame = prepare_frame(pair.depth, pair.pose, self._info, self.layout, self.limits, image_to_array)
+            frame = self._new_bodies(pair.depth, frame)
             for kind, count in frame.repairs.items():
                 self.stats.add_repair(kind, count)
                 self._warner.warn(kind, f"{count} skeleton(s) at {stamp_ns(pair.depth.header.stamp)} ns")

@@ -210,3 +210,9 @@ class DepthDetector:
         with torch.inference_mode():
             out = self.model(torch.from_numpy(x).to(self.device))
         return decode(out, geo, threshold)
+
+    def keypoints(self, depth_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One (H, W) frame -> ((P, 15, 2) keypoints, (P, 15) confidences), most confident person first."""
+        found = self(depth_m)[0]
+        order = np.argsort(-found.score)
+        return found.uv[order], found.confidence[order]
