@@ -23,7 +23,7 @@ from ..core.camera import PinholeCamera
 from ..core.joints import NUM_JOINTS
 from ..core.layouts import get_layout
 from ..core.pipeline import Pipeline, stages_label
-from ..frame_input import Frame, InputLimits, SkipFrame, prepare_frame
+from ..frame_input import Detect, Frame, InputLimits, SkipFrame, prepare_detected_frame, prepare_frame
 from ..stamps import stamp_ns
 from . import layout as L
 from .bagio import add_connection, copy_connection, custom_data, new_bag, open_bag, read_messages, require_topics
@@ -145,15 +145,17 @@ class _OrderedOutput:
 
 def refine_bag(src: Path, dst: Path, pipeline: Pipeline, keypoint_layout: str = "itop15",
                batch_size: int = DEFAULT_BATCH, storage: str = "mcap", progress: bool = True,
-               limits: InputLimits = InputLimits(0.0, np.inf, 1000)) -> RefineReport:
+               limits: InputLimits = InputLimits(0.0, np.inf, 1000), detect: Detect | None = None) -> RefineReport:
     """Write `dst` = `src` + /refinet/skeletons (replacing any already there). `limits` are the node's
-    min_range / max_range / max_bodies."""
+    min_range / max_range / max_bodies. With `detect` (the depth-image detector, as the node's
+    ``detector: depth``) the 2D poses come from each depth image and /pose2d is not needed."""
     keypoints = get_layout(keypoint_layout)
     report, pairer, started = RefineReport(), _Pairer(), time.perf_counter()
     label = stages_label(pipeline.names)
     info = None
     with open_bag(src) as reader:
-        inputs = require_topics(reader, L.REFINE_INPUTS)
+        needed = {t: ty for t, ty in L.REFINE_INPUTS.items() if detect is None or t != L.POSE2D_TOPIC}
+        inputs = require_topics(reader, needed)
         with new_bag(dst, storage, {**custom_data(src), L.META_STAGES: label}) as writer:
             copies = {c.id: copy_connection(writer, c) for c in reader.connections if c.topic != L.REFINED_TOPIC}
             out, output = add_connection(writer, L.REFINED_TOPIC, L.SKELETON3D_ARRAY), _OrderedOutput(writer)
@@ -171,15 +173,17 @@ def refine_bag(src: Path, dst: Path, pipeline: Pipeline, keypoint_layout: str = 
                 output.add(copies[conn.id], log_ns, raw)
                 if conn.topic == L.CAMERA_INFO_TOPIC:
                     info = msg
-                if conn.topic not in (L.DEPTH_TOPIC, L.POSE2D_TOPIC):
+                if conn.topic not in (L.DEPTH_TOPIC, L.POSE2D_TOPIC) or (detect and conn.topic != L.DEPTH_TOPIC):
                     continue
                 bar.update(conn.topic == L.DEPTH_TOPIC)
-                pair = pairer.add(conn.topic, stamp_ns(msg.header.stamp), log_ns, msg)
+                pair = ((log_ns, msg, None) if detect else
+                        pairer.add(conn.topic, stamp_ns(msg.header.stamp), log_ns, msg))
                 if pair is None:
                     continue
                 paired_ns, depth, pose = pair
                 try:
-                    frame = prepare_frame(depth, pose, info, keypoints, limits)
+                    frame = (prepare_detected_frame(depth, info, limits, detect) if detect else
+                             prepare_frame(depth, pose, info, keypoints, limits))
                 except SkipFrame as skip:
                     report.skip(skip.reason, f"{stamp_ns(depth.header.stamp)} ns: {skip}")
                     continue

@@ -15,7 +15,7 @@ from ..core.pipeline import parse_stages, stages_label
 from ..core.synth.detector import DEFAULT_PROFILE, PROFILES
 from ..core.synth.generate import SPLITS
 from ..core.views import VIEWS
-from ..core.weights import build_pipeline, resolve_view
+from ..core.weights import build_pipeline, load_detector, resolve_view
 from .flags import add_int8_flag, add_stages_flag, add_weights_flag
 
 
@@ -75,6 +75,9 @@ def _refine(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--view", choices=VIEWS, help="which weights; default: the view recorded in IN")
     add_weights_flag(p)
     p.add_argument("--keypoint-layout", choices=tuple(LAYOUTS), default="itop15", help="layout of /pose2d")
+    p.add_argument("--detector", choices=("topic", "depth"), default="topic",
+                   help="topic: the bag's /pose2d; depth: detect the 2D poses on each depth image (the node's "
+                        "detector: depth; /pose2d not needed; the detector's weights come from --weights)")
     p.add_argument("--batch-size", type=int, default=64, help="frames per pipeline run")
     limits = read_node_parameters()
     p.add_argument("--min-range", type=float, default=limits["min_range"],
@@ -141,8 +144,13 @@ def run_refine(args: argparse.Namespace) -> int:
     if args.max_bodies < 1:
         raise ValueError("--max-bodies must be at least 1")
     limits = InputLimits(args.min_range, args.max_range, args.max_bodies)
+    detect = None
+    if args.detector == "depth":
+        if view not in VIEWS:
+            raise BagError(f"{args.src}: no view in the bag's metadata; pass --view side|top")
+        detect = load_detector(view, args.weights).keypoints
     report = refine_bag(args.src, args.out, pipeline, args.keypoint_layout, args.batch_size, args.storage,
-                        progress=not args.no_progress, limits=limits)
+                        progress=not args.no_progress, limits=limits, detect=detect)
     print(f"wrote {args.out}: {report.frames} frames, {report.skeletons} skeletons refined with "
           f"{stages_label(stages)} in {report.seconds:.1f} s ({report.fps:.0f} frames/s)")
     if report.unmatched_depth or report.unmatched_pose2d:
