@@ -4,11 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-from tqdm import tqdm
-
-from ..core.itop import DepthFile, write_pose2d
-from ..core.joints import NUM_JOINTS
+from ..core.detect_files import detect_file
+from ..core.itop import write_pose2d
 from ..core.views import VIEWS
 from ..core.weights import load_detector, resolve_view
 
@@ -31,21 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run_detect(args: argparse.Namespace) -> int:
     detector = load_detector(resolve_view(args.view, args.depth), args.weights)
-    with DepthFile(args.depth) as depth:
-        n = len(depth)
-        keypoints = np.full((n, NUM_JOINTS, 2), np.nan, np.float32)
-        confidence = np.zeros((n, NUM_JOINTS), np.float32)
-        people = np.zeros(n, np.int16)
-        bar = tqdm(total=n, desc="detect", unit="frame", disable=args.no_progress)
-        for pos, frames in depth.batches(np.arange(n), args.batch_size):
-            for k, found in zip(pos, detector(frames)):
-                people[k] = len(found)
-                if len(found):
-                    best = int(np.argmax(found.score))
-                    keypoints[k], confidence[k] = found.uv[best], found.confidence[best]
-            bar.update(len(pos))
-        bar.close()
-        ids = depth.ids
-    write_pose2d(args.out, ids, keypoints, confidence, n_people=people)
-    print(f"wrote {args.out}: {n} frames, {int((people > 0).sum())} with a person, {int(people.sum())} people")
+    found = detect_file(args.depth, detector, args.batch_size, not args.no_progress)
+    write_pose2d(args.out, found.ids, found.keypoints, found.confidence, n_people=found.n_people)
+    print(f"wrote {args.out}: {len(found.ids)} frames, {int((found.n_people > 0).sum())} with a person, "
+          f"{int(found.n_people.sum())} people")
     return 0

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from .camera import PinholeCamera
 from .itop import DepthFile, read_labels
-from .joints import FLIP_PERMUTATION, NUM_JOINTS, TORSO
+from .joints import FLIP_PERMUTATION, LOWER_BODY, NUM_JOINTS, TORSO, UPPER_BODY
 from .models.common import count_params, save_weights
 from .models.depth_detector import OFFSET_UNIT, DepthDetector, DepthPoseNet, WorkGeometry, network_input
 from .synth.crowd import Person, compose, people_count
@@ -62,20 +62,24 @@ def load_detector_frames(prefix: Path, n_frames: int | None = None) -> DetectorF
     return DetectorFrames(depth, labels.segmentation[valid] >= 0, labels.uv[valid], labels.joints[valid], camera)
 
 
-def sample_frame(data: DetectorFrames, rng: np.random.Generator) -> tuple[np.ndarray, list[Person]]:
-    """One training frame: 0-4 people composed, sensor effects and a mirror drawn at random."""
+def sample_frame(data: DetectorFrames, rng: np.random.Generator, n_people: int | None = None,
+                 augment: bool = True) -> tuple[np.ndarray, list[Person]]:
+    """One frame of `n_people` (default: drawn; 0-4) composed people, with sensor effects and a mirror
+    drawn at random when `augment` (training; evaluation sets are composed without them)."""
     i = int(rng.integers(len(data)))
     depth = data.depth_m[i].astype(np.float32)
-    if rng.random() < EMPTY_SHARE:
+    if n_people is None:
+        n_people = 0 if rng.random() < EMPTY_SHARE else people_count(rng)
+    if n_people == 0:
         people: list[Person] = []
         depth = np.where(data.person[i], np.nan, depth)          # the person's pixels become a hole
     else:
-        extras = []
-        for j in rng.integers(len(data), size=people_count(rng) - 1):
-            extras.append((data.depth_m[j].astype(np.float32), np.where(data.person[j], 0, -1),
-                           Person(data.uv[j], data.joints[j])))
+        extras = [(data.depth_m[j].astype(np.float32), np.where(data.person[j], 0, -1),
+                   Person(data.uv[j], data.joints[j])) for j in rng.integers(len(data), size=n_people - 1)]
         crowd = compose(depth, Person(data.uv[i], data.joints[i]), extras, data.camera, rng)
         depth, people = crowd.depth_m, crowd.people
+    if not augment:
+        return depth, people
     depth = sensor_effects(depth, rng)
     if rng.random() < 0.5:
         depth = depth[:, ::-1].copy()
@@ -152,7 +156,9 @@ def detector_loss(out: torch.Tensor, heat: torch.Tensor, off: torch.Tensor, weig
 
 def score_detector(detector: DepthDetector, frames: list[tuple[np.ndarray, list[Person]]],
                    match_px: float = 30.0) -> dict:
-    """Median keypoint error (px) of matched people, share within 5/10 px, person recall and precision."""
+    """Keypoint error of the matched people (median px, share within 5 and 10 px; overall, upper and
+    lower body), person recall and precision. A detection matches the unmatched person whose torso
+    is nearest, within `match_px`; only keypoints inside the image are scored."""
     errors, found, truth, predicted = [], 0, 0, 0
     for depth, people in frames:
         det = detector(depth)[0]
@@ -160,20 +166,30 @@ def score_detector(detector: DepthDetector, frames: list[tuple[np.ndarray, list[
         predicted += len(det)
         used: set[int] = set()
         for p in people:
-            if not len(det):
+            d = np.linalg.norm(det.uv[:, TORSO] - p.uv[TORSO], axis=-1) if len(det) else np.empty(0)
+            d[list(used)] = np.inf
+            if not d.size or d.min() >= match_px:
                 continue
-            d = np.linalg.norm(det.uv[:, TORSO] - p.uv[TORSO], axis=-1)
             k = int(np.argmin(d))
-            if d[k] < match_px and k not in used:
-                used.add(k)
-                found += 1
-                inside = (p.uv >= 0).all(-1) & (p.uv[:, 0] < depth.shape[1]) & (p.uv[:, 1] < depth.shape[0])
-                errors.append(np.linalg.norm(det.uv[k] - p.uv, axis=-1)[inside])
-    err = np.concatenate(errors) if errors else np.empty(0)
-    share = lambda px: round(float(np.mean(err < px)), 4) if err.size else 0.0   # noqa: E731
-    return {"median_px": round(float(np.median(err)), 3) if err.size else None, "within_5px": share(5),
-            "within_10px": share(10), "recall": round(found / max(truth, 1), 4),
-            "precision": round(found / max(predicted, 1), 4), "people": truth}
+            used.add(k)
+            found += 1
+            inside = (p.uv >= 0).all(-1) & (p.uv[:, 0] < depth.shape[1]) & (p.uv[:, 1] < depth.shape[0])
+            errors.append(np.where(inside, np.linalg.norm(det.uv[k] - p.uv, axis=-1), np.nan))
+    err = np.stack(errors) if errors else np.empty((0, NUM_JOINTS))
+    return {**keypoint_errors(err), "recall": round(found / max(truth, 1), 4),
+            "precision": round(found / max(predicted, 1), 4), "people": truth, "detections": predicted}
+
+
+def keypoint_errors(err: np.ndarray) -> dict:
+    """(N, 15) pixel errors (NaN = not scored) -> median and shares within 5 / 10 px, per joint group."""
+    out = {}
+    for group, joints in (("", slice(None)), ("upper_", UPPER_BODY), ("lower_", LOWER_BODY)):
+        e = err[:, joints].ravel()
+        e = e[np.isfinite(e)]
+        out[f"{group}median_px"] = round(float(np.median(e)), 3) if e.size else None
+        for px in (5, 10):
+            out[f"{group}within_{px}px"] = round(float(np.mean(e < px)), 4) if e.size else 0.0
+    return out
 
 
 def train_detector(view: str, train: DetectorFrames, val: DetectorFrames, out_path: Path, steps: int | None = None,
@@ -186,7 +202,7 @@ def train_detector(view: str, train: DetectorFrames, val: DetectorFrames, out_pa
     model = DepthPoseNet(width=width)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=1e-4)
     budget = max_minutes * 60 if max_minutes else math.inf
-    val_set = [sample_frame(val, np.random.default_rng([seed, 1, k])) for k in range(val_frames)]
+    val_set = [sample_frame(val, np.random.default_rng([seed, 1, k]), augment=False) for k in range(val_frames)]
     t0, step, loss_ema = time.monotonic(), 0, math.nan
     bar = tqdm(total=cfg["steps"], desc=f"train {view} detector", unit="step", disable=not progress)
     model.train()
