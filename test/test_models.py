@@ -390,7 +390,7 @@ def test_an_interrupted_run_resumes_to_the_same_weights(frames, tmp_path, monkey
             return result
         raise KeyboardInterrupt
     monkeypatch.setattr(training, "validate", killed_after_first_epoch)
-    with pytest.raises(KeyboardInterrupt):        # the first epoch's checkpoint is written, the second's validation dies
+    with pytest.raises(KeyboardInterrupt):        # epoch 1 checkpointed, epoch 2 dies in validation
         train_module("B", "side", frames, toy_frames(8, seed=1), out_path=tmp_path / "cut" / "side_B.pt", **kw)
     monkeypatch.setattr(training, "validate", real_validate)
     resumed = train_module("B", "side", frames, toy_frames(8, seed=1), out_path=tmp_path / "cut" / "side_B.pt",

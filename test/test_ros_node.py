@@ -77,8 +77,8 @@ class Driver:
         self.executor.add_node(self.driver)
         self.executor.add_node(node)
         self._stamps = itertools.count(10_000)     # 1000 s, +0.1 s per frame
-        assert self.spin_until(lambda: min(p.get_subscription_count()
-                                           for p in (self.pub_depth, self.pub_info, self.pub_pose)) > 0)
+        inputs = (self.pub_depth, self.pub_info) + ((self.pub_pose,) if c.detector == "topic" else ())
+        assert self.spin_until(lambda: min(p.get_subscription_count() for p in inputs) > 0)
 
     def _on_log(self, msg: Log) -> None:
         if msg.name.endswith("refine_node") and msg.level == Log.WARN:
@@ -534,3 +534,22 @@ def test_demo_graph_scores_what_the_scorer_receives(monkeypatch):
     assert result["mAP"] == pytest.approx(offline["mAP"], abs=1e-9)
     assert result["mDE_cm"] == pytest.approx(offline["mDE_cm"], abs=1e-6)
     assert "refine_node, side view, stages none" in graph.format_result(result)
+
+
+def test_detector_depth_needs_no_pose_topic_and_publishes_its_detections(driver, seq, context):
+    """detector: depth: skeletons from depth and camera_info alone, one per person in view, and the
+    2D detections on refinet/pose2d with the image's stamp."""
+    d = driver(detector="depth")
+    assert d.pub_pose.get_subscription_count() == 0
+    detections: dict[int, Skeleton2DArray] = {}
+    d.driver.create_subscription(Skeleton2DArray, d.node.config.pose2d_topic,
+                                 lambda m: detections.setdefault(stamp_ns(m.header.stamp), m), RELIABLE)
+    frame = lambda: (depth_msg(seq, 0), info_msg(seq), None)        # noqa: E731  no pose message at all
+    d.send_until(frame, lambda: d.answered() is not None and any(s in detections for s in d.sent))
+    got = d.answered()
+    stamp = stamp_ns(got.header.stamp)
+    assert len(got.skeletons) == 1 and got.header.frame_id == FRAME_ID
+    assert len(detections[stamp].skeletons) == 1
+    ids, joints = joints_from_msg(got)
+    torso = seq.joints[0][8]
+    assert np.linalg.norm(np.nanmean(joints[0], 0) - torso) < 0.5      # the person, not the background

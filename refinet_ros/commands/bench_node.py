@@ -26,7 +26,10 @@ def add_node_bench_parser(kinds: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument("--view", choices=VIEWS, default="side", help="view of the synthetic sequence and the weights")
     p.add_argument("--device", help="torch device (default: the config's)")
     p.add_argument("--weights-dir", help="folder of {view}_{A,B,C}.pt (default: the config's)")
-    p.add_argument("--json", type=Path, default=DEFAULT_JSON, help="results")
+    p.add_argument("--detector", choices=("topic", "depth"), default="topic",
+                   help="depth: refine_node detects the 2D poses on the depth image (its detector: depth)")
+    p.add_argument("--json", type=Path, help=f"results (default: {DEFAULT_JSON}; bench/node_depth.json with "
+                                             "--detector depth)")
     p.set_defaults(handler=run_node_bench)
     return p
 
@@ -36,10 +39,12 @@ def run_node_bench(args: argparse.Namespace) -> int:
 
     frames = max(1, round(args.duration * args.rate))
     params = {k: v for k, v in (("device", args.device), ("weights_dir", args.weights_dir)) if v is not None}
+    params["detector"] = args.detector
+    args.json = args.json or (DEFAULT_JSON if args.detector == "topic" else DEFAULT_JSON.with_name("node_depth.json"))
     result = run_demo_graph(view=args.view, frames=frames, stages=args.stages, rate_hz=args.rate,
                             params=params, progress=None)
     payload = {"command": f"refinet bench node --duration {args.duration:g} --rate {args.rate:g} "
-                          f"--stages {args.stages} --view {args.view}",
+                          f"--stages {args.stages} --view {args.view} --detector {args.detector}",
                "target_p95_ms": TARGET_P95_MS, **result}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(payload, indent=2))
