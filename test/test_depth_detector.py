@@ -123,3 +123,15 @@ def test_detect_writes_predictions_that_eval_scores(tmp_path, capsys):
     assert main(["eval", "--depth", str(split["depth_map.h5"]), "--labels", str(split["labels.h5"]), "--pose2d",
                  str(pose), "--stages", "none", "--no-progress"]) == 0
     assert "mAP@10cm" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("du", [-400, -320, -319, -5, 0, 7, 319, 320, 1000])
+def test_a_person_moved_by_any_shift_keeps_its_shape_or_leaves(du):
+    """Shifts beyond the image width once crashed a 40-minute training run (broadcast of (240, 0))."""
+    from refinet_ros.core.synth.crowd import shifted
+    mask = np.zeros((240, 320), bool)
+    mask[:, 100:140] = True
+    moved, depth = shifted(mask, np.full(mask.shape, 2.0, np.float32), du)
+    cols = np.clip(np.arange(100, 140) + du, -1, 320)
+    assert moved.sum() == 240 * ((cols >= 0) & (cols < 320)).sum()
+    assert np.isinf(depth[~moved]).all() and (depth[moved] == 2.0).all()

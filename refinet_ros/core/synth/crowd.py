@@ -43,8 +43,10 @@ def shifted(mask: np.ndarray, depth: np.ndarray, du: int) -> tuple[np.ndarray, n
     out_mask = np.zeros_like(mask)
     out_depth = np.full(depth.shape, np.inf, np.float32)
     w = mask.shape[1]
-    src = slice(max(0, -du), min(w, w - du))
-    dst = slice(max(0, du), min(w, w + du))
+    if abs(du) >= w:                                    # moved wholly out of the image
+        return out_mask, out_depth
+    src = slice(max(0, -du), w - max(0, du))
+    dst = slice(max(0, du), w - max(0, -du))
     out_mask[:, dst] = mask[:, src]
     out_depth[:, dst] = np.where(mask[:, src], depth[:, src], np.inf)
     return out_mask, out_depth
