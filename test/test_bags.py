@@ -156,3 +156,20 @@ def test_stamps_from_ids_keep_gaps_and_order():
     t = (id_stamps(ids) - L.EPOCH_NS) / (1e9 / 30)
     np.testing.assert_allclose(t, [0, 1, 5, 6, 7], atol=1e-6)
     np.testing.assert_allclose(np.diff(rate_stamps(3)), 1e9 / 30, atol=1)
+
+
+def test_refine_with_the_depth_detector_matches_detect_then_eval(itop, recording, tmp_path):
+    """bag refine --detector depth (no /pose2d used) scores exactly as refinet detect + refinet eval."""
+    from refinet_ros.bags.score_bag import evaluate_bag
+    from refinet_ros.core.detect_files import detect_file
+    from refinet_ros.core.itop import write_pose2d
+    from refinet_ros.core.weights import load_detector
+    refined = tmp_path / "refined"
+    assert run_bag("refine", recording, refined, "--stages", "none", "--detector", "depth", "--no-progress") == 0
+    found = detect_file(itop["depth_map"], load_detector("side"), progress=False)
+    pose = write_pose2d(tmp_path / "detected.npz", found.ids, found.keypoints, found.confidence)
+    direct = evaluate_files(itop["depth_map"], itop["labels"], Pipeline(), pose, progress=False).result
+    got = evaluate_bag(refined).result
+    assert found.n_people.min() >= 1 and direct["mAP"] > 0.3
+    for key in ("mAP", "mDE_cm", "n_frames"):
+        assert got[key] == pytest.approx(direct[key], abs=1e-3), key
