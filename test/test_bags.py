@@ -170,6 +170,6 @@ def test_refine_with_the_depth_detector_matches_detect_then_eval(itop, recording
     pose = write_pose2d(tmp_path / "detected.npz", found.ids, found.keypoints, found.confidence)
     direct = evaluate_files(itop["depth_map"], itop["labels"], Pipeline(), pose, progress=False).result
     got = evaluate_bag(refined).result
-    assert found.n_people.min() >= 1 and direct["mAP"] > 0.3
+    assert found.n_people.min() >= 1 and direct["mAP"] > 0.2        # one person per frame, found
     for key in ("mAP", "mDE_cm", "n_frames"):
         assert got[key] == pytest.approx(direct[key], abs=1e-3), key

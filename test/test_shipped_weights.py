@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 from refinet_ros.commands.bench import SMOKE_FRAMES, ablation_rows
 from refinet_ros.commands.synthetic import BENCH_SEED, cached_test_set
@@ -43,12 +44,21 @@ def test_int8_costs_under_two_points(view, smoke_data):
 def test_shipped_weights_are_small_fp16_files():
     from refinet_ros.core.models import MODELS
     from refinet_ros.core.models.common import load_weights
+    from refinet_ros.core.models.depth_detector import DepthPoseNet
     from refinet_ros.core.weights import DEFAULT_WEIGHTS_DIR
 
     files = sorted(DEFAULT_WEIGHTS_DIR.glob("*.pt"))
-    assert {f.name for f in files} == {f"{v}_{m}.pt" for v in ("side", "top") for m in "ABC"}
+    assert {f.name for f in files} == {f"{v}_{m}.pt" for v in ("side", "top") for m in ("A", "B", "C", "detector")}
     assert sum(f.stat().st_size for f in files) <= 20 * 2**20
     for f in files:
         assert f.with_suffix(".json").is_file(), f"{f} has no training record"
-        name, model, _ = load_weights(f, MODELS)
+        name, model, _ = load_weights(f, {**MODELS, "detector": DepthPoseNet})
         assert f.name.endswith(f"_{name}.pt")
+        assert all(t.dtype == torch.float16 for t in _stored(f) if t.is_floating_point())
+
+
+def _stored(path):
+    """The tensors as stored in the file (load_weights casts them to float32)."""
+    import io
+    import lzma
+    return torch.load(io.BytesIO(lzma.decompress(path.read_bytes())), weights_only=True)["state_dict"].values()
