@@ -14,7 +14,8 @@ from ..core.views import VIEWS
 from .flags import add_stages_flag
 
 DEFAULT_JSON = Path("bench/node.json")
-TARGET_P95_MS = 33.0
+#: p95 targets at 30 Hz with A+B+C, by where the 2D poses come from (the depth detector adds its own pass).
+TARGET_P95_MS = {"topic": 33.0, "depth": 40.0}
 
 
 def add_node_bench_parser(kinds: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -45,11 +46,12 @@ def run_node_bench(args: argparse.Namespace) -> int:
                             params=params, progress=None)
     payload = {"command": f"refinet bench node --duration {args.duration:g} --rate {args.rate:g} "
                           f"--stages {args.stages} --view {args.view} --detector {args.detector}",
-               "target_p95_ms": TARGET_P95_MS, **result}
+               "target_p95_ms": TARGET_P95_MS[args.detector], **result}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(payload, indent=2))
     print(format_result(result))
-    print(f"target: p95 <= {TARGET_P95_MS:g} ms with no skipped frame: "
-          f"{'met' if result['p95_ms'] <= TARGET_P95_MS and result['frames_skipped'] == 0 else 'NOT met'}")
+    target = TARGET_P95_MS[args.detector]
+    print(f"target: p95 <= {target:g} ms with no skipped frame: "
+          f"{'met' if result['p95_ms'] <= target and result['frames_skipped'] == 0 else 'NOT met'}")
     print(f"wrote {args.json}")
     return 0

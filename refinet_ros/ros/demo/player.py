@@ -1,7 +1,8 @@
 """A stand-in depth camera and 2D detector: replays a synthetic ITOP-style sequence at a fixed rate.
 
 Per frame it publishes what a real setup would: a 16UC1 depth image (millimetres, 0 = no reading),
-its camera_info, and the simulated detector's Skeleton2DArray, all with the same fresh stamp. The
+its camera_info, and the simulated detector's Skeleton2DArray, all with the same fresh stamp (no
+Skeleton2DArray when the node detects on the depth image itself, ``detector: depth``). The
 stamp of every frame sent is recorded, so a scorer can find the ground truth of an output.
 """
 from __future__ import annotations
@@ -37,7 +38,8 @@ class SequencePlayer(Node):
         qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)   # also reaches best-effort readers
         self._pub_depth = self.create_publisher(Image, config.depth_topic, qos)
         self._pub_info = self.create_publisher(CameraInfo, config.camera_info_topic, qos)
-        self._pub_pose = self.create_publisher(Skeleton2DArray, config.pose_topic, qos)
+        self._pub_pose = (self.create_publisher(Skeleton2DArray, config.pose_topic, qos) if config.detector == "topic"
+                          else None)
         self._depth_raw = encode_depth(seq.depth_m, DEPTH_ENCODING)
         self._timer = self.create_timer(1.0 / rate_hz, self._tick)
 
@@ -46,7 +48,8 @@ class SequencePlayer(Node):
         return len(self.sent) >= self.n_frames
 
     def subscribers_ready(self) -> bool:
-        return min(p.get_subscription_count() for p in (self._pub_depth, self._pub_info, self._pub_pose)) > 0
+        return min(p.get_subscription_count() for p in (self._pub_depth, self._pub_info, self._pub_pose)
+                   if p is not None) > 0
 
     def _tick(self) -> None:
         if self.done:
@@ -65,6 +68,8 @@ class SequencePlayer(Node):
         depth = array_to_image(self._depth_raw[i], DEPTH_ENCODING)
         depth.header = header
         self._pub_depth.publish(depth)
+        if self._pub_pose is None:
+            return
         body = f"s{int(self.seq.subject[i]):02d}"
         self._pub_pose.publish(CODEC.skeleton2d_array(header, [body], self.seq.keypoints[i][None],
                                                       self.seq.confidence[i][None]))
