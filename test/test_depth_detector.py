@@ -135,3 +135,21 @@ def test_a_person_moved_by_any_shift_keeps_its_shape_or_leaves(du):
     cols = np.clip(np.arange(100, 140) + du, -1, 320)
     assert moved.sum() == 240 * ((cols >= 0) & (cols < 320)).sum()
     assert np.isinf(depth[~moved]).all() and (depth[moved] == 2.0).all()
+
+
+def test_the_shipped_detector_finds_each_person_of_a_multi_person_frame():
+    """Three held-out people composed into one frame (they occlude each other) give three skeletons,
+    each near its person."""
+    from refinet_ros.core.detector_training import sample_frame
+    from refinet_ros.core.synth.generate import generate_split
+    from refinet_ros.core.weights import load_detector
+    seq = generate_split("side", "test", 12, seed=3)
+    keep = np.flatnonzero(seq.is_valid)
+    data = DetectorFrames(seq.depth_m[keep].astype(np.float16), seq.segmentation[keep] >= 0, seq.uv[keep],
+                          seq.joints[keep], seq.camera)
+    depth, people = next(f for k in range(50)
+                         if len((f := sample_frame(data, np.random.default_rng([7, k]), 3, augment=False))[1]) == 3)
+    uv, conf = load_detector("side").keypoints(depth)
+    assert len(uv) == 3
+    found = np.sort(uv[:, TORSO, 0])
+    np.testing.assert_allclose(found, np.sort([p.uv[TORSO, 0] for p in people]), atol=15)
