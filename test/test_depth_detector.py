@@ -16,12 +16,7 @@ from refinet_ros.core.synth.crowd import Person, compose
 CAM = PinholeCamera.itop()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def two_torch_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("two_torch_threads")
 
 
 def toy_people(n: int, seed: int = 0) -> DetectorFrames:

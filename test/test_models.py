@@ -28,13 +28,7 @@ from refinet_ros.core.training_batches import BATCHES
 from refinet_ros.core.training_data import SOURCES, FrameSet, build_bank
 
 
-@pytest.fixture(scope="module", autouse=True)
-def two_torch_threads():
-    """The target CPU's 2 threads for this module only: torch's setting is process-wide, so it is restored."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("two_torch_threads")
 
 
 CAM = PinholeCamera.itop()

@@ -23,12 +23,7 @@ INVALID = {"07_00009", "11_00104", "23_00007"}
 NO_PREDICTION = {"07_00012", "23_00010"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def two_torch_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("two_torch_threads")
 
 
 def write_split(root, name="ITOP_side_train", ids=IDS, seed=0):
