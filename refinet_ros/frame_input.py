@@ -85,7 +85,10 @@ def prepare_detected_frame(depth: Any, info: Any | None, limits: InputLimits, de
     empty ids, labelled by their index."""
     camera = _camera(info)
     depth_m = _depth(depth, camera, limits, to_pixels)
-    uv, conf = detect(depth_m)
+    try:
+        uv, conf = detect(depth_m)
+    except ValueError as exc:                          # the detector's size rules (at least 16x16)
+        raise SkipFrame("detector_size", str(exc)) from None
     uv, conf, cleaned = clean_keypoints(uv, conf)
     return _bodies(camera, depth_m, [""] * len(uv), uv, conf, limits, {"confidence": cleaned})
 

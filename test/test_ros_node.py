@@ -26,6 +26,7 @@ from std_msgs.msg import Header  # noqa: E402
 from tf2_msgs.msg import TFMessage  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
+from refinet_ros.core.camera import PinholeCamera  # noqa: E402
 from refinet_ros.core.depth import decode_depth, encode_depth  # noqa: E402
 from refinet_ros.core.joints import JOINT_NAMES  # noqa: E402
 from refinet_ros.core.pipeline import Pipeline  # noqa: E402
@@ -553,3 +554,14 @@ def test_detector_depth_needs_no_pose_topic_and_publishes_its_detections(driver,
     ids, joints = joints_from_msg(got)
     torso = seq.joints[0][8]
     assert np.linalg.norm(np.nanmean(joints[0], 0) - torso) < 0.5      # the person, not the background
+
+
+def test_detector_depth_skips_a_frame_too_small_for_the_detector_and_goes_on(driver, seq):
+    """An 8x8 depth image with its camera_info: counted skip (detector_size), then a good frame refines."""
+    d = driver(detector="depth")
+    tiny = PinholeCamera.from_k(np.array([[7.0, 0, 4], [0, 7.0, 4], [0, 0, 1]]), 8, 8)
+    small = lambda: (array_to_image(encode_depth(np.full((8, 8), 2.0, np.float32), "16UC1"), "16UC1"),   # noqa: E731
+                     CODEC.camera_info(Header(), tiny), None)
+    d.send_until(small, lambda: d.node.stats.skipped["detector_size"] >= 1)
+    d.send_until(lambda: (depth_msg(seq, 0), info_msg(seq), None), lambda: d.answered() is not None)
+    assert len(d.answered().skeletons) == 1

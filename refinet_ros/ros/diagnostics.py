@@ -25,6 +25,7 @@ SKIP_REASONS: dict[str, str] = {
     "camera_info": "no valid camera_info received yet",
     "size_mismatch": "depth image and camera_info sizes differ",
     "invalid_depth": "depth image has no valid pixel",
+    "detector_size": "depth image too small for the depth detector (detector: depth)",
     "keypoint_count": "keypoint count does not match the keypoint layout",
     "bad_keypoints": "every keypoint is NaN, undetected or off-image",
     "zero_stamp": "input stamp is zero (the publisher does not stamp its messages)",
