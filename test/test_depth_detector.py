@@ -148,3 +148,15 @@ def test_the_shipped_detector_finds_each_person_of_a_multi_person_frame():
     assert len(uv) == 3
     found = np.sort(uv[:, TORSO, 0])
     np.testing.assert_allclose(found, np.sort([p.uv[TORSO, 0] for p in people]), atol=15)
+
+
+def test_detector_training_continues_from_init_weights(tmp_path):
+    data = toy_people(8)
+    first = tmp_path / "a" / "side_detector.pt"
+    train_detector("side", data, data, first, steps=2, progress=False, val_frames=2, width=16)
+    rec = train_detector("side", data, data, tmp_path / "b" / "side_detector.pt", steps=0, progress=False,
+                         val_frames=2, init=first)
+    assert rec["init"]["weights"] == str(first) and rec["config"]["lr"] < 2e-3
+    a, b = (torch.load(__import__("io").BytesIO(__import__("lzma").decompress(p.read_bytes())),
+                       weights_only=True)["state_dict"] for p in (first, tmp_path / "b" / "side_detector.pt"))
+    assert all(torch.equal(a[k], b[k]) for k in a)          # zero steps from init: the same weights

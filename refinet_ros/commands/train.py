@@ -219,7 +219,8 @@ def run_train_detector(args: argparse.Namespace) -> int:
         frames[split] = load_detector_frames(split_prefix(paths["labels"].parent, args.view, split),
                                              min(n, DETECTOR_MAX_FRAMES))
     out = weights_path(args.out, args.view, DETECTOR)
+    init = init_weights(args.init or "none", DETECTOR, args.view)
     record = train_detector(args.view, frames["train"], frames["test"], out, args.steps, args.batch, args.lr,
-                            args.seed, _minutes(args.max_minutes, None), progress)
+                            args.seed, _minutes(args.max_minutes, init), progress, init=init)
     print(json.dumps({"weights": str(out), "val": record["val"]}, indent=1))
     return 0

@@ -24,7 +24,9 @@ from tqdm import tqdm
 from .camera import PinholeCamera
 from .itop import DepthFile, read_labels
 from .joints import FLIP_PERMUTATION, LOWER_BODY, NUM_JOINTS, TORSO, UPPER_BODY
-from .models.common import count_params, save_weights
+from .models.common import count_params, load_weights, save_weights
+from .training import FINETUNE_LR_FACTOR
+from .weights import file_digest
 from .models.depth_detector import OFFSET_UNIT, DepthDetector, DepthPoseNet, WorkGeometry, network_input
 from .synth.crowd import Person, compose, people_count
 
@@ -154,6 +156,13 @@ def detector_loss(out: torch.Tensor, heat: torch.Tensor, off: torch.Tensor, weig
     return focal_loss(out[:, :1], heat[:, :1]) + focal_loss(out[:, 1:n_heat], heat[:, 1:]) + l1
 
 
+def _load_init(path: Path) -> DepthPoseNet:
+    loaded, model, _ = load_weights(path, {"detector": DepthPoseNet})
+    if loaded != "detector":
+        raise ValueError(f"{path}: holds module {loaded}; cannot initialise the detector from it")
+    return model
+
+
 def score_detector(detector: DepthDetector, frames: list[tuple[np.ndarray, list[Person]]],
                    match_px: float = 30.0) -> dict:
     """Keypoint error of the matched people (median px, share within 5 and 10 px; overall, upper and
@@ -194,12 +203,14 @@ def keypoint_errors(err: np.ndarray) -> dict:
 
 def train_detector(view: str, train: DetectorFrames, val: DetectorFrames, out_path: Path, steps: int | None = None,
                    batch: int | None = None, lr: float | None = None, seed: int = 0, max_minutes: float | None = None,
-                   progress: bool = True, val_frames: int = 200, width: int = 32) -> dict:
-    """Train for `steps` (or until `max_minutes`), cosine learning rate; write fp16 weights and a record."""
-    cfg = {**DEFAULTS, **{k: v for k, v in dict(steps=steps, batch=batch, lr=lr).items() if v is not None}}
+                   progress: bool = True, val_frames: int = 200, width: int = 32, init: Path | None = None) -> dict:
+    """Train for `steps` (or until `max_minutes`), cosine learning rate; write fp16 weights and a record.
+    `init`: continue from a detector weights file, at FINETUNE_LR_FACTOR of the learning rate."""
+    base = {**DEFAULTS, "lr": DEFAULTS["lr"] * (FINETUNE_LR_FACTOR if init else 1.0)}
+    cfg = {**base, **{k: v for k, v in dict(steps=steps, batch=batch, lr=lr).items() if v is not None}}
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = DepthPoseNet(width=width)
+    model = DepthPoseNet(width=width) if init is None else _load_init(init)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=1e-4)
     budget = max_minutes * 60 if max_minutes else math.inf
     val_set = [sample_frame(val, np.random.default_rng([seed, 1, k]), augment=False) for k in range(val_frames)]
@@ -232,6 +243,7 @@ def train_detector(view: str, train: DetectorFrames, val: DetectorFrames, out_pa
               "data": {"train_frames": len(train), "val_frames": len(val_set)}, "params": count_params(model),
               "steps": step, "train_seconds": round(time.monotonic() - t0, 1), "final_train_loss": loss_ema,
               "val": val_scores, "torch": torch.__version__, "python": platform.python_version()}
+    record["init"] = None if init is None else {"weights": str(init), "sha256": file_digest(init)}
     save_weights(out_path, "detector", model, meta={"view": view, "config": record["config"]})
     out_path.with_suffix(".json").write_text(json.dumps(record, indent=2))
     return record
