@@ -232,6 +232,56 @@ def test_write_split_reads_back(tmp_path):
             for k in a.keys():
                 assert a[k].shape == b[k].shape and a[k].dtype.kind == b[k].dtype.kind, k
                 assert np.array_equal(a[k][()], b[k][()]), k
+    assert itop.read_people(paths["labels"]) is None                  # plain ITOP: no per-person layout
+    assert set(np.load(paths["pose2d"]).files) == {"ids", "keypoints", "confidence"}
+
+
+@pytest.fixture(scope="module")
+def walkers_split(tmp_path_factory):
+    out = tmp_path_factory.mktemp("walkers")
+    return write_split(out, "side", "test", 240, seed=5, stride=1, progress=False, people=3)
+
+
+def test_multi_person_files_keep_the_itop_layout_for_person_0(walkers_split):
+    from refinet_ros.core import itop
+    labels = itop.read_labels(walkers_split["labels"], with_segmentation=True)
+    people = itop.read_people(walkers_split["labels"])
+    assert people.track_id.shape == (240, 3) and people.uv.shape == (240, 3, 15, 2)
+    assert np.array_equal(people.uv[:, 0], labels.uv) and np.array_equal(people.visible[:, 0], labels.visible)
+    assert np.allclose(people.joints[:, 0], labels.joints, atol=1e-5)
+    with h5py.File(walkers_split["labels"]) as h5:
+        pmap = h5["people/person_map"][()]
+    assert np.array_equal(labels.segmentation >= 0, pmap == 0)       # person 0's pixels where it is seen
+    pose = np.load(walkers_split["pose2d"])
+    assert pose["people_keypoints"].shape == (240, 3, 15, 2)
+    assert np.array_equal(pose["people_track_id"], people.track_id)
+    assert np.array_equal(pose["keypoints"], pose["people_keypoints"][:, 0])
+
+
+def test_walkers_enter_leave_cross_and_never_reuse_an_id(walkers_split):
+    from refinet_ros.core import itop
+    people = itop.read_people(walkers_split["labels"])
+    with itop.DepthFile(walkers_split["depth_map"]) as df:
+        depth = df.read(slice(None))
+    with h5py.File(walkers_split["labels"]) as h5:
+        pmap = h5["people/person_map"][()]
+    counts = people.present.sum(1)
+    assert counts.max() == 3 and counts.min() <= 2                    # people come and go
+    for track in np.unique(people.track_id[people.track_id >= 0]):
+        frames, slots = np.nonzero(people.track_id == track)
+        assert len(set(slots)) == 1                                    # one person, one slot
+        assert np.array_equal(frames, np.arange(frames[0], frames[-1] + 1))   # one run: ids are never reused
+    walkers = people.track_id[:, 1:]
+    assert len(np.unique(walkers[walkers >= 0])) > 2                   # walkers left and came back as new people
+    # occlusion: a joint whose pixel shows another person is not visible, and the depth there is the nearer one
+    t, k, j = np.nonzero(np.isfinite(people.uv[..., 0]))
+    col = np.clip(np.round(people.uv[t, k, j, 0]).astype(int), 0, 319)
+    row = np.clip(np.round(people.uv[t, k, j, 1]).astype(int), 0, 239)
+    inside = (people.uv[t, k, j] >= 0).all(-1) & (people.uv[t, k, j, 0] <= 319) & (people.uv[t, k, j, 1] <= 239)
+    hidden = inside & (pmap[t, row, col] >= 0) & (pmap[t, row, col] != k)
+    assert hidden.sum() > 50 and not people.visible[t[hidden], k[hidden], j[hidden]].any()
+    torso = (j == 8) & inside & (pmap[t, row, col] == k)
+    assert np.nanmedian(np.abs(depth[t[torso], row[torso], col[torso]] - people.joints[t[torso], k[torso], 8, 2])) < 0.2
 
 
 def test_cached_split_is_named_by_what_made_it_and_regenerated_until_whole(tmp_path, monkeypatch):

@@ -30,6 +30,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--world", choices=WORLDS, default="default",
                    help="recording setup: 'default' (what the shipped weights were trained on) or 'foreign' (shorter "
                         "people with longer limbs, cameras mounted higher: data the weights never saw)")
+    p.add_argument("--people", type=int, default=1,
+                   help="people per frame, at most (default 1: plain ITOP files); more adds people walking through, "
+                        "entering, leaving and crossing, labelled in the labels' 'people' group (README: Multi-person "
+                        "files)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (output is identical for any value)")
     p.set_defaults(handler=run_generate)
     return p
@@ -42,6 +46,6 @@ def run_generate(args: argparse.Namespace) -> int:
         for split in SPLITS if args.split == "both" else (args.split,):
             paths = write_split(args.out, view, split, args.frames, args.seed, detector_profile=args.detector,
                                 stride=args.stride, workers=max(1, args.workers), progress=True,
-                                world=args.world)
+                                world=args.world, people=args.people)
             print(f"{view}/{split}: " + ", ".join(str(p) for p in paths.values()))
     return 0

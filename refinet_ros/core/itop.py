@@ -29,6 +29,8 @@ MAX_PLAUSIBLE_M = 20.0
 UNIT_SAMPLE_FRAMES = 8
 #: dtype kinds that hold numbers: bool, int, uint, float.
 _NUMERIC = "biuf"
+#: Group of a labels file holding every person of multi-person frames (README: Multi-person files).
+PEOPLE_GROUP = "people"
 
 
 class ItopFormatError(ValueError):
@@ -53,6 +55,18 @@ class ItopLabels:
         seg = None if self.segmentation is None else self.segmentation[index]
         return ItopLabels(self.ids[index], self.is_valid[index], self.visible[index],
                           self.uv[index], self.joints[index], seg)
+
+
+@dataclass
+class PeopleLabels:
+    """Every person of multi-person frames: P slots per frame, slot 0 is the ITOP-layout person."""
+
+    ids: np.ndarray          # (N,) str, the labels file's frame ids
+    track_id: np.ndarray     # (N, P) int, -1 = nobody in the slot; a track id is one person
+    present: np.ndarray      # (N, P) bool: torso in the image and the body partly seen
+    visible: np.ndarray      # (N, P, 15) bool
+    uv: np.ndarray           # (N, P, 15, 2) pixels, NaN when empty
+    joints: np.ndarray       # (N, P, 15, 3) optical frame, metres, NaN when empty
 
 
 @dataclass
@@ -232,6 +246,25 @@ def check_pair(depth: DepthFile, labels: ItopLabels, labels_path: str | Path) ->
         where = f"first mismatch at index {mismatch[0]}" if len(mismatch) else "different lengths"
         raise ItopFormatError(f"{labels_path}: key 'id' does not match {depth.path} "
                               f"({len(labels.ids)} vs {len(depth.ids)} ids, {where})")
+
+
+def read_people(path: str | Path) -> PeopleLabels | None:
+    """The per-person layout of a labels file, or None for a single-person (plain ITOP) file."""
+    path = Path(path)
+    with _open(path) as h5:
+        if PEOPLE_GROUP not in h5:
+            return None
+        ids = _read_ids(h5, path)
+        g, n = h5[PEOPLE_GROUP], len(ids)
+        track = _dataset(g, path, "track_id", None, n)[()].astype(np.int64)
+        if track.ndim != 2:
+            raise ItopFormatError(f"{path}: key '{PEOPLE_GROUP}/track_id' has shape {track.shape}, expected (N, P)")
+        slots = track.shape[1]
+        read = lambda key, tail: _dataset(g, path, key, (slots, *tail), n)[()]   # noqa: E731
+        return PeopleLabels(ids, track, read("present", ()).astype(bool),
+                            read("visible_joints", (NUM_JOINTS,)).astype(bool),
+                            read("image_coordinates", (NUM_JOINTS, 2)).astype(np.float64),
+                            itop_to_optical(read("real_world_coordinates", (NUM_JOINTS, 3))))
 
 
 def read_pose2d(path: str | Path, ids: np.ndarray) -> Pose2D:

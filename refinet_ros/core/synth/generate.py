@@ -24,6 +24,7 @@ import numpy as np
 
 from ..camera import PinholeCamera, itop_to_optical
 from ..depth import to_itop_depth
+from ..itop import PEOPLE_GROUP
 from ..joints import HEAD, NECK, NUM_JOINTS, TORSO
 from ..views import check_view
 from .body import BodyDims, build_primitives, forward_kinematics, joint_radius, sample_body
@@ -34,6 +35,7 @@ from .render import _rays, render_background, render_body
 from .scene import sample_side, sample_top
 from .world import DEFAULT_WORLD, World, get_world
 from .sensor import apply_sensor, sample_sensor
+from .walkers import FrameStream, PeopleBlock, WalkerScene
 
 SPLITS = ("train", "test")
 #: ITOP-like subject ids per split: disjoint, two digits.
@@ -335,7 +337,7 @@ class _ItopAppender:
     """Streams frames into an ITOP h5 pair, clip by clip, so a 40k-frame split never has to
     fit in memory. Same datasets and dtypes as :func:`refinet_ros.core.itop.write_itop`."""
 
-    def __init__(self, prefix: Path, h: int, w: int) -> None:
+    def __init__(self, prefix: Path, h: int, w: int, slots: int = 1) -> None:
         prefix.parent.mkdir(parents=True, exist_ok=True)
         self.depth_path = prefix.with_name(prefix.name + "_depth_map.h5")
         self.labels_path = prefix.with_name(prefix.name + "_labels.h5")
@@ -356,8 +358,20 @@ class _ItopAppender:
                                                 chunks=(1024, NUM_JOINTS, 3)),
             ("l", "segmentation"): mk(self.l, "segmentation", (h, w), np.int8, **img),
         }
+        if slots > 1:                                   # the per-person layout (README: Multi-person files)
+            g = self.l.create_group(PEOPLE_GROUP)
+            g.attrs["slots"] = slots
+            per = lambda k, shape, dt: mk(g, k, (slots, *shape), dt, chunks=(1024, slots, *shape))  # noqa: E731
+            self.sets.update({
+                ("p", "track_id"): per("track_id", (), np.int32),
+                ("p", "present"): per("present", (), np.uint8),
+                ("p", "visible_joints"): per("visible_joints", (NUM_JOINTS,), np.uint8),
+                ("p", "image_coordinates"): per("image_coordinates", (NUM_JOINTS, 2), np.float32),
+                ("p", "real_world_coordinates"): per("real_world_coordinates", (NUM_JOINTS, 3), np.float32),
+                ("p", "person_map"): mk(g, "person_map", (h, w), np.int8, **img),
+            })
 
-    def append(self, s: SynthSet) -> None:
+    def append(self, s: SynthSet, people: PeopleBlock | None = None) -> None:
         ids = np.array([i.encode() for i in s.ids], dtype="S8")
         data = {
             ("d", "id"): ids, ("d", "data"): to_itop_depth(s.depth_m), ("l", "id"): ids,
@@ -366,6 +380,14 @@ class _ItopAppender:
             ("l", "real_world_coordinates"): itop_to_optical(s.joints).astype(np.float32),
             ("l", "segmentation"): s.segmentation.astype(np.int8),
         }
+        if people is not None:
+            data.update({
+                ("p", "track_id"): people.track_id, ("p", "present"): people.present.astype(np.uint8),
+                ("p", "visible_joints"): people.visible.astype(np.uint8),
+                ("p", "image_coordinates"): people.uv,
+                ("p", "real_world_coordinates"): itop_to_optical(people.joints).astype(np.float32),
+                ("p", "person_map"): people.person_map,
+            })
         for key, ds in self.sets.items():
             n0 = ds.shape[0]
             ds.resize(n0 + len(ids), axis=0)
@@ -383,23 +405,34 @@ def split_prefix(out_dir: str | Path, view: str, split: str) -> Path:
 def write_split(out_dir: str | Path, view: str, split: str, n_frames: int, seed: int = 0,
                 camera: PinholeCamera | None = None, detector_profile: str | DetectorProfile | None = None,
                 stride: int = DEFAULT_STRIDE, workers: int = 1, progress: bool = True,
-                world: str | World | None = None) -> dict[str, Path]:
+                world: str | World | None = None, people: int = 1) -> dict[str, Path]:
     """Generate and write one view/split (of the recording setup `world`, default the generator's own):
     ``ITOP_{view}_{split}_depth_map.h5``, ``_labels.h5`` (real ITOP layout),
     ``_pose2d.npz`` (ids, keypoints, confidence: the simulated detector),
     ``_meta.npz`` (per-frame subject, clip, frame30, cam_to_world) for sequence tools and, last, so
     that its presence marks a whole split, ``_subjects.json`` (true body dimensions, clip actions,
-    seed, camera, frame count)."""
+    seed, camera, frame count).
+
+    `people` > 1 adds walkers (:mod:`.walkers`): up to that many people per frame, entering, leaving
+    and crossing. Person 0 keeps the ITOP layout; all of them are in the labels' ``people`` group
+    and the predictions' ``people_*`` arrays."""
+    if people < 1:
+        raise ValueError(f"people must be at least 1, got {people}")
     camera = camera or PinholeCamera.itop()
     prefix = split_prefix(out_dir, view, split)
-    app = _ItopAppender(prefix, camera.height, camera.width)
-    ids, kps, confs, subj, clip, f30, c2w = [], [], [], [], [], [], []
+    app = _ItopAppender(prefix, camera.height, camera.width, slots=people)
+    ids, kps, confs, subj, clip, f30, c2w, blocks = [], [], [], [], [], [], [], []
     subjects: dict[int, dict[str, float]] = {}
     actions: dict[int, str] = {}
     prof = profile_or_family(detector_profile)
     try:
+        walk = _walkers(view, split, n_frames, seed, camera, prof, stride, world, people)
         for part in iter_clips(view, split, n_frames, seed, camera, prof, stride, workers, progress, world):
-            app.append(part)
+            block = None
+            if walk is not None:
+                part, block = _with_walkers(part, *walk)
+                blocks.append(block)
+            app.append(part, block)
             ids.append(part.ids)
             kps.append(part.keypoints)
             confs.append(part.confidence)
@@ -413,12 +446,17 @@ def write_split(out_dir: str | Path, view: str, split: str, n_frames: int, seed:
         app.close()
     from ..itop import write_pose2d
     all_ids = np.concatenate(ids)
+    extra = {} if not blocks else {
+        "people_keypoints": np.concatenate([b.keypoints for b in blocks]),
+        "people_confidence": np.concatenate([b.confidence for b in blocks]),
+        "people_track_id": np.concatenate([b.track_id for b in blocks])}
     pose2d = write_pose2d(prefix.with_name(prefix.name + "_pose2d.npz"), all_ids, np.concatenate(kps),
-                          np.concatenate(confs))
+                          np.concatenate(confs), **extra)
     meta = _meta(view, split, seed, camera, family_name(prof), subjects, actions)
     meta["n_frames"] = int(len(all_ids))
     meta["world"] = get_world(world).name
     meta["stride"] = int(stride)
+    meta["people"] = int(people)
     meta_path = prefix.with_name(prefix.name + "_meta.npz")
     np.savez_compressed(meta_path, ids=np.array([i.encode() for i in all_ids], dtype="S8"),
                         subject=np.concatenate(subj).astype(np.int16), clip=np.concatenate(clip).astype(np.int32),
@@ -427,6 +465,25 @@ def write_split(out_dir: str | Path, view: str, split: str, n_frames: int, seed:
     subjects_path.write_text(json.dumps(meta, indent=1, sort_keys=True))
     return {"depth_map": app.depth_path, "labels": app.labels_path, "pose2d": pose2d,
             "subjects": subjects_path, "meta": meta_path}
+
+
+def _walkers(view: str, split: str, n_frames: int, seed: int, camera: PinholeCamera, prof, stride: int,
+             world, people: int) -> tuple[WalkerScene, list[FrameStream]] | None:
+    """The walker scene and one frame stream per walker (other seeds: other people and motion)."""
+    if people == 1:
+        return None
+    streams = [FrameStream(iter_clips(view, split, n_frames, (seed + 1) * 1_000_003 + k, camera, prof, stride,
+                                      world=world)) for k in range(1, people)]
+    return WalkerScene(people, camera, stride, np.random.default_rng([seed, 31])), streams
+
+
+def _with_walkers(part: SynthSet, scene: WalkerScene, streams: list[FrameStream]) -> tuple[SynthSet, PeopleBlock]:
+    """The clip with walkers composed in; person 0's ITOP fields lose what the walkers hide."""
+    depth, block = scene.compose(part, streams)
+    part.depth_m = depth
+    part.visible = block.visible[:, 0].copy()
+    part.segmentation = np.where(block.person_map == 0, part.segmentation, -1).astype(np.int8)
+    return part, block
 
 
 __all__ = ["ACTIONS", "PROFILES", "SUBJECTS", "SynthSet", "ClipSpec", "SPLITS", "generate_clip",
