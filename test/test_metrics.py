@@ -60,3 +60,18 @@ def test_table_lists_every_row():
     table = format_table(r, "t")
     for row in ("Head", "Shoulders", "Feet", "mAP@10cm", "lower body"):
         assert row in table
+
+
+def test_match_skeletons_is_one_to_one_and_gated():
+    """Two people, the skeletons in the other order plus a ghost 3 m away: both matched to their own
+    person, the ghost to nobody; a skeleton with missing joints matches on the joints it has."""
+    from refinet_ros.core.skeleton_matching import match_skeletons, skeleton_distances
+    rng = np.random.default_rng(0)
+    a = rng.normal(0, 0.3, (2, 15, 3)) + [[[0, 0, 3]], [[0.6, 0, 3]]]
+    ghost = a[0] + [3.0, 0, 0]
+    partial = a[0].copy()
+    partial[5:] = np.nan
+    b = np.stack([a[1] + 0.02, partial, ghost])
+    assert sorted(match_skeletons(a, b, 0.5)) == [(0, 1), (1, 0)]
+    assert skeleton_distances(a[:1], np.full((1, 15, 3), np.nan))[0, 0] == np.inf
+    assert match_skeletons(a, b[2:], 0.5) == [] and match_skeletons(a[:0], b, 0.5) == []

@@ -3,7 +3,9 @@
 1. Offline: a small synthetic ITOP-style test set per view, refined by the shipped weights and
    scored against the baseline (tables, JSON and PNGs under --out).
 2. Live: the ROS graph in one process (player -> refine_node -> evaluator over real DDS),
-   when rclpy and the messages are installed (``make venv`` does both).
+   when rclpy and the messages are installed (``make venv`` does both), twice: with the 2D poses
+   on a topic (one person), and depth only (``detector: depth``) on a sequence of up to
+   DEMO_PEOPLE people walking through, with a PNG of what came back.
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from .synthetic import cached_test_set
 
 DEMO_FRAMES = 300
 DEMO_SEED = 7
+#: People at most in the depth-only live run's sequence.
+DEMO_PEOPLE = 3
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -52,20 +56,29 @@ def run(args: argparse.Namespace) -> int:
         summary[view]["png"] = str(png)
     if not args.no_ros:
         summary["ros_graph"] = run_live(stages, args.frames)
+        summary["ros_graph_depth_only"] = run_live(stages, args.frames, people=DEMO_PEOPLE,
+                                                   picture=args.out / "depth_only.png")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"\nresults and pictures in {args.out}/")
     return 0
 
 
-def run_live(stages: tuple[str, ...], frames: int) -> dict | None:
-    """The in-process ROS graph on the side view; skipped with a note where rclpy is missing."""
+def run_live(stages: tuple[str, ...], frames: int, people: int = 1, picture: Path | None = None) -> dict | None:
+    """The in-process ROS graph on the side view; skipped with a note where rclpy is missing.
+    `people` > 1: depth only (refine_node's detector: depth) on a multi-person sequence."""
     try:
         from ..ros.demo.graph import format_result, run_demo_graph
     except ImportError as exc:
         print(f"\n(live ROS graph skipped: {exc}; `make venv` installs rclpy and the messages)")
         return None
-    print(f"\n== live ROS graph: player -> refine_node ({stages_label(stages)}) -> evaluator, 30 Hz over DDS ==")
-    result = run_demo_graph(view="side", frames=frames, stages=",".join(stages) or "none")
+    source = "2D poses on a topic" if people == 1 else f"depth only, built-in detector, up to {people} people"
+    print(f"\n== live ROS graph ({source}): player -> refine_node ({stages_label(stages)}) -> evaluator, "
+          "30 Hz over DDS ==")
+    params = {} if people == 1 else {"detector": "depth"}
+    result = run_demo_graph(view="side", frames=frames, stages=",".join(stages) or "none", people=people,
+                            params=params, picture=picture)
     print(format_result(result))
+    if "png" in result:
+        print(f"picture: {result['png']}")
     return result

@@ -23,12 +23,14 @@ def draw_skeleton(ax: plt.Axes, uv: np.ndarray, color: str, label: str | None = 
 
 def plot_frames(ax_row: Sequence[plt.Axes], depth: np.ndarray, gt: np.ndarray, pred: np.ndarray,
                 camera: PinholeCamera, titles: Sequence[str]) -> None:
-    """Depth frames with the GT (green) and predicted (red) 3D skeletons projected into the image."""
+    """Depth frames with the GT (green) and predicted (red) 3D skeletons projected into the image.
+    Each frame's `gt` / `pred` is one (15, 3) skeleton or a (K, 15, 3) stack of people."""
     for ax, d, g, p, title in zip(ax_row, depth, gt, pred, titles):
         ax.imshow(np.nan_to_num(d, nan=0.0), cmap="viridis", vmin=np.nanmin(d) if np.isfinite(d).any() else 0,
                   vmax=np.nanmax(d) if np.isfinite(d).any() else 1)
-        draw_skeleton(ax, camera.project(g), "lime", "ground truth")
-        draw_skeleton(ax, camera.project(p), "red", "prediction")
+        for people, color, label in ((g, "lime", "ground truth"), (p, "red", "prediction")):
+            for k, skeleton in enumerate(np.reshape(people, (-1, *np.shape(people)[-2:]))):
+                draw_skeleton(ax, camera.project(skeleton), color, label if k == 0 else None)
         ax.set_title(title, fontsize=8)
         ax.set_axis_off()
 

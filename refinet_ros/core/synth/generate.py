@@ -133,6 +133,7 @@ class SynthSet:
     subjects: dict[int, dict[str, float]] = field(default_factory=dict)  #: true dims per subject
     actions: dict[int, str] = field(default_factory=dict)                 #: clip index -> action
     detector: str = DEFAULT_PROFILE
+    people: PeopleBlock | None = None    #: every person, when walkers were added (:mod:`.walkers`)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -323,12 +324,18 @@ def iter_clips(view: str, split: str, n_frames: int, seed: int, camera: PinholeC
 
 def generate_split(view: str, split: str, n_frames: int, seed: int = 0, camera: PinholeCamera | None = None,
                    detector_profile: str | DetectorProfile | None = None, stride: int = DEFAULT_STRIDE,
-                   workers: int = 1, progress: bool = False) -> SynthSet:
-    """Generate ``n_frames`` frames of a view/split in memory (~0.4 MB per frame)."""
+                   workers: int = 1, progress: bool = False, people: int = 1) -> SynthSet:
+    """Generate ``n_frames`` frames of a view/split in memory (~0.4 MB per frame); `people` > 1 adds
+    walkers as :func:`write_split` does, their labels in the result's ``people``."""
     if n_frames <= 0:
         raise ValueError("n_frames must be positive")
-    parts = list(iter_clips(view, split, n_frames, seed, camera, detector_profile, stride, workers, progress))
+    camera = camera or PinholeCamera.itop()
+    prof = profile_or_family(detector_profile)
+    parts = list(iter_clips(view, split, n_frames, seed, camera, prof, stride, workers, progress))
+    walk = _walkers(view, split, n_frames, seed, camera, prof, stride, None, people)
+    blocks = [] if walk is None else [_with_walkers(part, *walk)[1] for part in parts]
     out = SynthSet.concat(parts)
+    out.people = PeopleBlock.concat(blocks) if blocks else None
     out.subjects = {k: v for k, v in sorted(out.subjects.items())}
     return out
 

@@ -43,6 +43,10 @@ class PeopleBlock:
     confidence: np.ndarray    #: (n, P, 15) float32
     person_map: np.ndarray    #: (n, H, W) int8 slot seen at each pixel, -1 = nobody
 
+    @staticmethod
+    def concat(blocks: list["PeopleBlock"]) -> "PeopleBlock":
+        return PeopleBlock(*(np.concatenate([getattr(b, f) for b in blocks]) for f in PeopleBlock.__dataclass_fields__))
+
     @classmethod
     def empty(cls, n: int, slots: int, shape: tuple[int, int]) -> "PeopleBlock":
         nan = lambda *s: np.full((n, slots, *s), np.nan, np.float32)   # noqa: E731

@@ -30,15 +30,18 @@ DRAIN_S = 1.0
 
 def run_demo_graph(view: str = "side", frames: int = 300, stages: str = "A,B,C", rate_hz: float = 30.0,
                    seed: int = DEMO_SEED, config: Path = DEFAULT_CONFIG, params: dict[str, Any] | None = None,
-                   domain_id: int | None = None, progress: Callable[[str], None] | None = print) -> dict[str, Any]:
+                   domain_id: int | None = None, progress: Callable[[str], None] | None = print,
+                   people: int = 1, picture: Path | None = None) -> dict[str, Any]:
     """Play `frames` frames at `rate_hz` through refine_node; return accuracy, latency and load.
 
     Returns mAP, mAP_5cm, mDE_cm, upper_mAP, lower_mAP, n_frames (valid frames scored), p50_ms,
     p95_ms, max_ms, frames_sent, frames_received, frames_skipped (by refine_node, all reasons),
     skipped (per reason), cpu_percent (this process, % of one core), wall_s, plus the settings.
     `params` overrides further refine_node parameters of `config` (e.g. device, weights_dir).
-    `progress` gets a live status line about once a second (None: quiet)."""
-    seq = generate_split(view, "test", min(frames, MAX_UNIQUE_FRAMES), seed=seed, stride=1)
+    `progress` gets a live status line about once a second (None: quiet). `people` > 1 plays a
+    multi-person sequence (walkers, core.synth.walkers), scored person by person (adds people,
+    people_recall, people_precision). `picture`: a PNG of received frames over depth (adds png)."""
+    seq = generate_split(view, "test", min(frames, MAX_UNIQUE_FRAMES), seed=seed, stride=1, people=people)
     overrides = [Parameter(k, value=v) for k, v in {"view": view, "stages": stages, **(params or {})}.items()]
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=_domain_id(domain_id))
@@ -53,11 +56,14 @@ def run_demo_graph(view: str = "side", frames: int = 300, stages: str = "A,B,C",
         for node in nodes:
             executor.add_node(node)
         wall_s, cpu_percent = _spin(executor, player, scorer, frames, progress)
+        shown = {} if picture is None or not scorer.received else {"png": str(scorer.save_picture(picture, f"{view} view, "
+                                                                           f"{refiner.config.detector} 2D poses"))}
         return {"view": view, "stages": ",".join(refiner.config.stages) or "none", "device": refiner.config.device,
-                "rate_hz": rate_hz, "seed": seed, **scorer.results(), "frames_sent": len(player.sent),
+                "detector": refiner.config.detector, "rate_hz": rate_hz, "seed": seed, "people_max": people,
+                **scorer.results(), "frames_sent": len(player.sent),
                 "frames_skipped": refiner.stats.snapshot()["frames_skipped"],
                 "skipped": {k: v for k, v in refiner.stats.skipped.items() if v},
-                "cpu_percent": cpu_percent, "wall_s": wall_s}
+                "cpu_percent": cpu_percent, "wall_s": wall_s, **shown}
     finally:
         for node in reversed(nodes):
             node.destroy_node()
@@ -69,6 +75,9 @@ def format_result(result: dict[str, Any]) -> str:
     acc = (f"mAP@10cm {result['mAP']:.3f}  mAP@5cm {result['mAP_5cm']:.3f}  mDE {result['mDE_cm']:.1f} cm  "
            f"(upper {result['upper_mAP']:.3f}, lower {result['lower_mAP']:.3f}; {result['n_frames']} valid frames)\n"
            if "mAP" in result else "")
+    if "people" in result:
+        acc += (f"people: {result['people']} in view over the frames, recall {result['people_recall']:.3f}, "
+                f"precision {result['people_precision']:.3f}\n")
     return (f"refine_node, {result['view']} view, stages {result['stages']} on {result['device']}:\n{acc}"
             f"latency (input stamp -> receipt) p50 {result['p50_ms']:.1f} ms  p95 {result['p95_ms']:.1f} ms  "
             f"max {result['max_ms']:.1f} ms\n"

@@ -1,7 +1,8 @@
 """A stand-in depth camera and 2D detector: replays a synthetic ITOP-style sequence at a fixed rate.
 
 Per frame it publishes what a real setup would: a 16UC1 depth image (millimetres, 0 = no reading),
-its camera_info, and the simulated detector's Skeleton2DArray, all with the same fresh stamp (no
+its camera_info, and the simulated detector's Skeleton2DArray (every person in view on a multi-person
+sequence), all with the same fresh stamp (no
 Skeleton2DArray when the node detects on the depth image itself, ``detector: depth``). The
 stamp of every frame sent is recorded, so a scorer can find the ground truth of an output.
 """
@@ -70,6 +71,12 @@ class SequencePlayer(Node):
         self._pub_depth.publish(depth)
         if self._pub_pose is None:
             return
-        body = f"s{int(self.seq.subject[i]):02d}"
-        self._pub_pose.publish(CODEC.skeleton2d_array(header, [body], self.seq.keypoints[i][None],
-                                                      self.seq.confidence[i][None]))
+        people = self.seq.people
+        if people is None:
+            ids, keypoints, confidence = [f"s{int(self.seq.subject[i]):02d}"], self.seq.keypoints[i][None], \
+                self.seq.confidence[i][None]
+        else:                                   # every person in view, ids from the sequence's tracks
+            here = people.present[i]
+            ids = [f"b{int(t)}" for t in people.track_id[i][here]]
+            keypoints, confidence = people.keypoints[i][here], people.confidence[i][here]
+        self._pub_pose.publish(CODEC.skeleton2d_array(header, ids, keypoints, confidence))
