@@ -56,8 +56,9 @@ def run_demo_graph(view: str = "side", frames: int = 300, stages: str = "A,B,C",
         for node in nodes:
             executor.add_node(node)
         wall_s, cpu_percent = _spin(executor, player, scorer, frames, progress)
-        shown = {} if picture is None or not scorer.received else {"png": str(scorer.save_picture(picture, f"{view} view, "
-                                                                           f"{refiner.config.detector} 2D poses"))}
+        shown = {}
+        if picture is not None and scorer.received:
+            shown["png"] = str(scorer.save_picture(picture, f"{view} view, {refiner.config.detector} 2D poses"))
         return {"view": view, "stages": ",".join(refiner.config.stages) or "none", "device": refiner.config.device,
                 "detector": refiner.config.detector, "rate_hz": rate_hz, "seed": seed, "people_max": people,
                 **scorer.results(), "frames_sent": len(player.sent),
