@@ -67,7 +67,7 @@ PY_SOURCES := $(call files_under,refinet_ros) setup.py setup.cfg pyproject.toml 
 # CMake build + install of the messages, scripts/ and share/ files.
 MSG_SOURCES := CMakeLists.txt package.xml $(call files_under,msg cmake scripts launch config rviz)
 # Stand-ins for interface packages that are not on PyPI (third_party/<name>).
-STANDINS := tf2_msgs composition_interfaces
+STANDINS := tf2_msgs composition_interfaces yolo_msgs hri_msgs
 $(foreach p,$(STANDINS),$(eval standin_$(p)_SOURCES := $(call files_under,third_party/$(p)) cmake/fix_wheel_include_dirs.cmake))
 
 # A file added, removed or renamed changes no timestamp that make sees, so each

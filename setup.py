@@ -15,15 +15,16 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["refinet_ros", "refinet_ros.*"]),
-    # refinet_ros/data/refinet.yaml and refinet_ros/data/msg are symlinks to
+    # refinet_ros/data/refinet.yaml, refinet_ros/data/msg and data/interfaces/* are symlinks to
     # config/refinet.yaml (canonical copy, also installed to
-    # share/refinet_ros/config by CMake) and msg/; setuptools copies what they
+    # share/refinet_ros/config by CMake), msg/ and third_party/*/msg; setuptools copies what they
     # point to into the wheel.
     package_data={
         "refinet_ros": [
             "data/**/*.yaml", "data/**/*.json",  # configs, weight metadata
             "data/**/*.pt", "data/**/*.npz", "data/**/*.h5",  # weights, small data
             "data/msg/*.msg",
+            "data/interfaces/*/*.msg",  # the yolo_msgs / hri_msgs definitions read by the bag tools
         ],
     },
     include_package_data=False,

@@ -17,9 +17,10 @@ import numpy as np
 
 from .core.camera import PinholeCamera
 from .core.depth import DepthEncodingError, decode_depth, limit_range
-from .core.layouts import KeypointLayout
 from .core.pose_input import clean_keypoints, most_confident, unique_names
-from .message_codec import ImageConversionError, KeypointCountError, camera_from_info, image_pixels, keypoints_from_msg
+from .message_codec import ImageConversionError, KeypointCountError, camera_from_info, image_pixels
+from .pose_messages import KeypointUnitsError, PoseReader
+from .pose_messages import to_pixels as keypoint_pixels
 
 
 #: A depth-image 2D detector: (H, W) metres -> ((P, 15, 2) ITOP keypoints, (P, 15) confidences).
@@ -63,18 +64,22 @@ def body_labels(body_ids: Sequence[str]) -> tuple[list[str], int]:
     return unique_names([re.sub(r"[^A-Za-z0-9_]", "_", b) if b else str(i) for i, b in enumerate(body_ids)])
 
 
-def prepare_frame(depth: Any, pose: Any, info: Any | None, layout: KeypointLayout, limits: InputLimits,
+def prepare_frame(depth: Any, pose: Any, info: Any | None, reader: PoseReader, limits: InputLimits,
                   to_pixels: Callable[[Any], np.ndarray] = image_pixels) -> Frame:
     """Decode and check depth (sensor_msgs/Image, raw pixels from `to_pixels`), intrinsics (CameraInfo)
-    and keypoints (Skeleton2DArray); raise SkipFrame on the first problem."""
+    and keypoints (the pose message `reader` reads: see pose_messages); raise SkipFrame on the first
+    problem."""
     camera = _camera(info)
     depth_m = _depth(depth, camera, limits, to_pixels)
     try:
-        body_ids, uv, conf = keypoints_from_msg(pose, layout)
+        body_ids, uv, conf = reader.read(pose)
+        uv = keypoint_pixels(uv, reader, camera)
     except KeypointCountError as exc:
         raise SkipFrame("keypoint_count", str(exc)) from None
+    except KeypointUnitsError as exc:
+        raise SkipFrame("keypoint_units", str(exc)) from None
     uv, conf, cleaned = clean_keypoints(uv, conf)
-    uv, conf = layout.to_itop(uv, conf)
+    uv, conf = reader.layout.to_itop(uv, conf)
     return _bodies(camera, depth_m, body_ids, uv, conf, limits, {"confidence": cleaned})
 
 

@@ -14,6 +14,7 @@ from refinet_ros.bags.bagio import BagError, add_connection, new_bag
 from refinet_ros.bags.convert import itop_to_bag, synth_to_bag
 from refinet_ros.bags.score_bag import evaluate_bag
 from refinet_ros.bags.rosbags_codec import CODEC
+from refinet_ros.pose_messages import pose_reader
 from refinet_ros.bags.refine import refine_bag
 from refinet_ros.bags.typestore import typestore
 from refinet_ros.core.camera import PinholeCamera
@@ -124,7 +125,7 @@ def test_frames_the_node_would_skip_are_skipped_and_counted_not_fatal(tmp_path):
     assert report.skipped == {"camera_info": 1, "keypoint_count": 1, "invalid_depth": 1, "size_mismatch": 1}
     assert "17 keypoints per person; layout itop15 has 15" in report.first_skip["keypoint_count"]
     report = refine_bag(make_bag(tmp_path / "in2", [seventeen]), tmp_path / "coco", Pipeline(),
-                        keypoint_layout="coco17", progress=False)
+                        pose_reader("skeleton2d", "coco17"), progress=False)
     assert report.frames == 1 and report.skeletons == 1 and not report.skipped
 
 

@@ -109,7 +109,7 @@ def test_a_missing_source_leaves_the_joint_missing_never_zero():
 def test_every_layout_can_provide_every_itop_joint():
     for layout in LAYOUTS.values():
         assert layout.missing_joints == (), layout.name
-    assert set(LAYOUTS) == {"itop15", "coco17", "body25"}
+    assert set(LAYOUTS) == {"itop15", "coco17", "body25", "hri18"}
     assert get_layout("itop15").keypoints == JOINT_NAMES
 
 

@@ -61,7 +61,9 @@ class Driver:
         c = node.config
         self.pub_depth = self.driver.create_publisher(Image, c.depth_topic, RELIABLE)
         self.pub_info = self.driver.create_publisher(CameraInfo, c.camera_info_topic, RELIABLE)
-        self.pub_pose = self.driver.create_publisher(Skeleton2DArray, c.pose_topic, RELIABLE)
+        pose_type = {"skeleton2d": Skeleton2DArray, "hri": None}.get(c.pose_input) or refine_module.pose_message_type(c)
+        self.pub_pose = (self.driver.create_publisher(pose_type, c.pose_topic, RELIABLE) if pose_type is not None
+                         else None)
         self.skeletons: dict[int, Skeleton3DArray] = {}
         self.markers: list[MarkerArray] = []
         self.tf: list[TFMessage] = []
@@ -78,7 +80,8 @@ class Driver:
         self.executor.add_node(self.driver)
         self.executor.add_node(node)
         self._stamps = itertools.count(10_000)     # 1000 s, +0.1 s per frame
-        inputs = (self.pub_depth, self.pub_info) + ((self.pub_pose,) if c.detector == "topic" else ())
+        inputs = (self.pub_depth, self.pub_info) + ((self.pub_pose,) if c.detector == "topic" and self.pub_pose
+                                                    else ())
         assert self.spin_until(lambda: min(p.get_subscription_count() for p in inputs) > 0)
 
     def _on_log(self, msg: Log) -> None:
@@ -264,6 +267,79 @@ def test_coco17_layout_is_mapped_before_lifting(driver, seq):
     np.testing.assert_allclose(joints_from_msg(next(iter(d.skeletons.values())))[1], want, atol=1e-6)
 
 
+def _yolo_detections(kp: np.ndarray, conf: np.ndarray, ids: list[str], threshold: float = 0.5):
+    """yolo_ros's DetectionArray: a person per row of `kp` (COCO-17 pixels), keypoints above the
+    threshold only, 1-based ids; plus a chair (a detection without keypoints)."""
+    from yolo_msgs.msg import Detection, DetectionArray, KeyPoint2D
+    msg = DetectionArray()
+    for person, scores, body in zip(kp, conf, ids):
+        det = Detection(class_id=0, class_name="person", score=0.9, id=body)
+        for k, ((x, y), c) in enumerate(zip(person, scores)):
+            if c >= threshold:
+                det.keypoints.data.append(KeyPoint2D(id=k + 1, score=float(c)))
+                det.keypoints.data[-1].point.x, det.keypoints.data[-1].point.y = float(x), float(y)
+        msg.detections.append(det)
+    msg.detections.append(Detection(class_id=56, class_name="chair", score=0.8, id="3"))
+    return msg
+
+
+def test_yolo_detections_drive_the_node(driver, seq):
+    """pose_input: yolo: yolo_ros's DetectionArray on the pose topic, as yolo_ros publishes it. The
+    tracked id is the body id ("0", yolo_ros's untracked id, is none); keypoints under yolo_ros's
+    threshold are missing; the chair is not a person; the joints are the offline pipeline's."""
+    from refinet_ros.core.layouts import get_layout
+    pytest.importorskip("yolo_msgs.msg")
+    d = driver(pose_input="yolo")
+    rng = np.random.default_rng(1)
+    kp = rng.uniform([100, 60], [220, 200], (2, 17, 2))
+    conf = rng.uniform(0.2, 1, (2, 17))
+    d.send_until(lambda: (depth_msg(seq, 1), info_msg(seq), _yolo_detections(kp, conf, ["7", "0"])),
+                 lambda: d.answered() is not None)
+    got = d.answered()
+    assert [sk.body_id for sk in got.skeletons] == ["7", ""]
+    uv, c = get_layout("coco17").to_itop(np.where((conf >= 0.5)[..., None], kp, np.nan), np.where(conf >= 0.5, conf, 0))
+    depth = decode_depth(encode_depth(seq.depth_m[1], "16UC1"), "16UC1")
+    want = Pipeline().run(np.repeat(depth[None], 2, 0), uv, c, seq.camera).joints
+    np.testing.assert_allclose(joints_from_msg(got)[1], want, atol=1e-6)
+    assert np.isfinite(want).any()
+
+
+def test_hri_bodies_drive_the_node(driver, seq):
+    """pose_input: hri: the bodies listed on /humans/bodies/tracked, each skeleton on its own topic in
+    normalised coordinates; one output per image stamp holds them all, with their ROS4HRI ids."""
+    from hri_msgs.msg import IdsList, NormalizedPointOfInterest2D, Skeleton2D
+    from refinet_ros.core.layouts import get_layout
+    d = driver(pose_input="hri")
+    rng = np.random.default_rng(2)
+    bodies = ["abcde", "fghij"]
+    norm = rng.uniform([0.3, 0.25], [0.7, 0.85], (2, 18, 2))
+    conf = rng.uniform(0.3, 1.0, (2, 18))
+    conf[:, 3] = 0.0                                   # not detected: the keypoint is missing
+    tracked = d.driver.create_publisher(IdsList, "/humans/bodies/tracked", RELIABLE)
+    skel_pubs = {b: d.driver.create_publisher(Skeleton2D, f"/humans/bodies/{b}/skeleton2d", RELIABLE) for b in bodies}
+
+    def frame():
+        stamp = d.next_stamp()
+        header = CODEC.header(stamp, FRAME_ID)
+        tracked.publish(IdsList(header=header, ids=bodies))
+        for b, points, cs in zip(bodies, norm, conf):
+            msg = Skeleton2D(header=header)
+            msg.skeleton = [NormalizedPointOfInterest2D(x=float(x), y=float(y), c=float(c))
+                            for (x, y), c in zip(points, cs)]
+            skel_pubs[b].publish(msg)
+        return stamp
+
+    d.send_until(lambda: (depth_msg(seq, 1), info_msg(seq), None), lambda: d.answered() is not None, stamp=frame)
+    got = d.answered()
+    assert [sk.body_id for sk in got.skeletons] == bodies
+    px = np.where((conf > 0)[..., None], norm, np.nan) * [seq.camera.width, seq.camera.height]
+    uv, c = get_layout("hri18").to_itop(px.astype(np.float32), conf.astype(np.float32))
+    depth = decode_depth(encode_depth(seq.depth_m[1], "16UC1"), "16UC1")
+    want = Pipeline().run(np.repeat(depth[None], 2, 0), uv, c, seq.camera).joints
+    np.testing.assert_allclose(joints_from_msg(got)[1], want, atol=1e-5)
+    assert np.isfinite(want).any()
+
+
 # --- bad input: a throttled warning, a counted skip, and the node keeps working -------------------------------
 def _bad_depth(seq, encoding: str, value: float):
     raw = np.full(seq.depth_m[0].shape, value, dtype=np.float32)
@@ -304,6 +380,10 @@ BAD_INPUTS = {
     "keypoints off-image or NaN": (_off_image, "bad_keypoints"),
     "wrong keypoint count": (_seventeen, "keypoint_count"),
     "missing camera_info": (_no_info, "camera_info"),
+    "normalised keypoints where pixels are expected": (
+        lambda s: lambda: (depth_msg(s, 0), info_msg(s), CODEC.skeleton2d_array(
+            Header(), ["dan"], s.keypoints[0][None] / [s.camera.width, s.camera.height], s.confidence[0][None])),
+        "keypoint_units"),
 }
 
 
@@ -330,6 +410,21 @@ def test_bad_input_is_skipped_counted_and_warned_once(driver, seq, case):
     d.send_until(make_frame(seq), lambda: d.node.stats.skipped[reason] >= 2)
     assert not d.skeletons
     _assert_skipped_warned_and_alive(d, seq, reason)
+
+
+def test_yolo_keypoint_ids_beyond_coco17_are_a_counted_skip(driver, seq):
+    """A yolo pose model of another keypoint set (ids beyond 17) does not fit COCO-17: keypoint_count."""
+    pytest.importorskip("yolo_msgs.msg")
+    d = driver(pose_input="yolo")
+    kp, conf = np.full((1, 17, 2), 150.0), np.ones((1, 17))
+    bad = lambda: _with_keypoint_id(_yolo_detections(kp, conf, ["1"]), 21)    # noqa: E731
+    d.send_until(lambda: (depth_msg(seq, 0), info_msg(seq), bad()), lambda: d.node.stats.skipped["keypoint_count"] >= 2)
+    assert not d.skeletons and any("keypoint id 21" in w for w in d.warnings)
+
+
+def _with_keypoint_id(msg, kp_id: int):
+    msg.detections[0].keypoints.data[-1].id = kp_id
+    return msg
 
 
 def test_time_jump_back_resets_the_synchroniser(driver, seq):

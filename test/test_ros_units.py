@@ -333,7 +333,7 @@ def test_overrides_are_read_and_stages_parsed(context):
 @pytest.mark.parametrize("name,value,message", [
     ("view", "front", "view='front': expected side or top"),
     ("stages", "A,D", "unknown stage"),
-    ("keypoint_layout", "halpe", "itop15 | coco17 | body25"),
+    ("keypoint_layout", "halpe", "itop15 | coco17 | body25 | hri18"),
     ("qos_reliability", "sometimes", "best_effort or reliable"),
     ("sync_slop", 0.0, "sync_slop"),
     ("sync_queue_size", 0, "sync_queue_size"),

@@ -10,6 +10,10 @@ IMAGE = "sensor_msgs/msg/Image"
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
 SKELETON2D_ARRAY = "refinet_ros/msg/Skeleton2DArray"
 SKELETON3D_ARRAY = "refinet_ros/msg/Skeleton3DArray"
+YOLO_DETECTIONS = "yolo_msgs/msg/DetectionArray"
+HRI_SKELETON2D = "hri_msgs/msg/Skeleton2D"
+#: The pose topic's message type for each pose input (hri has one topic per body: HRI_SKELETON2D).
+POSE_TYPES = {"skeleton2d": SKELETON2D_ARRAY, "yolo": YOLO_DETECTIONS}
 
 DEPTH_TOPIC = "/camera/depth/image_raw"
 CAMERA_INFO_TOPIC = "/camera/depth/camera_info"

@@ -10,6 +10,7 @@ is logged when its later input arrived.
 """
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,12 +22,13 @@ from tqdm import tqdm
 
 from ..core.camera import PinholeCamera
 from ..core.joints import NUM_JOINTS
-from ..core.layouts import get_layout
 from ..core.pipeline import Pipeline, stages_label
 from ..frame_input import Detect, Frame, InputLimits, SkipFrame, prepare_detected_frame, prepare_frame
+from ..pose_messages import BodyGatherer, PoseReader, pose_reader
 from ..stamps import stamp_ns
 from . import layout as L
-from .bagio import add_connection, copy_connection, custom_data, new_bag, open_bag, read_messages, require_topics
+from .bagio import (BagError, add_connection, copy_connection, custom_data, new_bag, open_bag, read_messages,
+                    require_topics)
 from .rosbags_codec import CODEC
 from .typestore import typestore
 
@@ -91,6 +93,17 @@ class _Pairer:
         return self.dropped[topic] + len(self.waiting[topic])
 
 
+def hri_body_topics(bag: Any, prefix: str) -> dict[str, str]:
+    """Topic -> body id of every ``<prefix>/<id>/skeleton2d`` (hri_msgs/Skeleton2D) in the bag."""
+    pattern = re.compile(rf"^{re.escape(prefix.rstrip('/'))}/([A-Za-z0-9_]+)/skeleton2d$")
+    found = {c.topic: m.group(1) for c in bag.connections if (m := pattern.match(c.topic))
+             and c.msgtype == L.HRI_SKELETON2D}
+    if not found:
+        raise BagError(f"{bag.path}: no {L.HRI_SKELETON2D} topics {prefix.rstrip('/')}/<id>/skeleton2d; the bag has "
+                       f"{', '.join(sorted(c.topic for c in bag.connections)) or 'no topics'}")
+    return found
+
+
 class _Batcher:
     """Collects checked frames and refines them in batches of one camera."""
 
@@ -143,21 +156,28 @@ class _OrderedOutput:
         self.pending.clear()
 
 
-def refine_bag(src: Path, dst: Path, pipeline: Pipeline, keypoint_layout: str = "itop15",
+def refine_bag(src: Path, dst: Path, pipeline: Pipeline, reader: PoseReader | None = None,
                batch_size: int = DEFAULT_BATCH, storage: str = "mcap", progress: bool = True,
-               limits: InputLimits = InputLimits(0.0, np.inf, 1000), detect: Detect | None = None) -> RefineReport:
-    """Write `dst` = `src` + /refinet/skeletons (replacing any already there). `limits` are the node's
-    min_range / max_range / max_bodies. With `detect` (the depth-image detector, as the node's
-    ``detector: depth``) the 2D poses come from each depth image and /pose2d is not needed."""
-    keypoints = get_layout(keypoint_layout)
+               limits: InputLimits = InputLimits(0.0, np.inf, 1000), detect: Detect | None = None,
+               pose_topic: str = L.POSE2D_TOPIC, hri_prefix: str = "/humans/bodies") -> RefineReport:
+    """Write `dst` = `src` + /refinet/skeletons (replacing any already there). `reader` says what the
+    2D poses are (pose_messages.pose_reader; default our Skeleton2DArray): skeleton2d and yolo read
+    `pose_topic`, hri every ``<hri_prefix>/<id>/skeleton2d`` topic, gathered per stamp. `limits` are
+    the node's min_range / max_range / max_bodies. With `detect` (the depth-image detector, as the
+    node's ``detector: depth``) the 2D poses come from each depth image and no pose topic is needed."""
+    reader = reader or pose_reader("skeleton2d")
     report, pairer, started = RefineReport(), _Pairer(), time.perf_counter()
     label = stages_label(pipeline.names)
     info = None
-    with open_bag(src) as reader:
-        needed = {t: ty for t, ty in L.REFINE_INPUTS.items() if detect is None or t != L.POSE2D_TOPIC}
-        inputs = require_topics(reader, needed)
+    with open_bag(src) as bag:
+        needed = {t: ty for t, ty in L.REFINE_INPUTS.items() if t != L.POSE2D_TOPIC}
+        if detect is None and reader.name != "hri":
+            needed[pose_topic] = L.POSE_TYPES[reader.name]
+        inputs = require_topics(bag, needed)
+        bodies = {} if detect is not None or reader.name != "hri" else hri_body_topics(bag, hri_prefix)
+        gatherer = BodyGatherer()
         with new_bag(dst, storage, {**custom_data(src), L.META_STAGES: label}) as writer:
-            copies = {c.id: copy_connection(writer, c) for c in reader.connections if c.topic != L.REFINED_TOPIC}
+            copies = {c.id: copy_connection(writer, c) for c in bag.connections if c.topic != L.REFINED_TOPIC}
             out, output = add_connection(writer, L.REFINED_TOPIC, L.SKELETON3D_ARRAY), _OrderedOutput(writer)
 
             def emit(log_ns: int, msg: Any) -> None:
@@ -166,31 +186,46 @@ def refine_bag(src: Path, dst: Path, pipeline: Pipeline, keypoint_layout: str = 
                 report.skeletons += len(msg.skeletons)
 
             batcher = _Batcher(pipeline, batch_size, emit)
-            bar = tqdm(total=inputs[L.DEPTH_TOPIC].msgcount, desc=f"bag refine {label}", unit="frame",
-                       disable=not progress)
-            kept = [c for c in reader.connections if c.id in copies]
-            for conn, log_ns, msg, raw in read_messages(reader, kept, set(L.REFINE_INPUTS)):
-                output.add(copies[conn.id], log_ns, raw)
-                if conn.topic == L.CAMERA_INFO_TOPIC:
-                    info = msg
-                if conn.topic not in (L.DEPTH_TOPIC, L.POSE2D_TOPIC) or (detect and conn.topic != L.DEPTH_TOPIC):
-                    continue
-                bar.update(conn.topic == L.DEPTH_TOPIC)
-                pair = ((log_ns, msg, None) if detect else
-                        pairer.add(conn.topic, stamp_ns(msg.header.stamp), log_ns, msg))
-                if pair is None:
-                    continue
+
+            def refine(pair: tuple[int, Any, Any]) -> None:
                 paired_ns, depth, pose = pair
                 try:
                     frame = (prepare_detected_frame(depth, info, limits, detect) if detect else
-                             prepare_frame(depth, pose, info, keypoints, limits))
+                             prepare_frame(depth, pose, info, reader, limits))
                 except SkipFrame as skip:
                     report.skip(skip.reason, f"{stamp_ns(depth.header.stamp)} ns: {skip}")
-                    continue
+                    return
                 report.repaired.update(frame.repairs)
                 batcher.add(_Frame(paired_ns, depth.header, frame))
                 if not batcher.frames:      # the batch just ran: everything read so far can go out
                     output.flush()
+
+            def add_poses(log_ns: int, poses: list[Any]) -> None:
+                for pose in poses:
+                    pair = pairer.add(L.POSE2D_TOPIC, stamp_ns(pose.header.stamp), log_ns, pose)
+                    if pair is not None:
+                        refine(pair)
+
+            bar = tqdm(total=inputs[L.DEPTH_TOPIC].msgcount, desc=f"bag refine {label}", unit="frame",
+                       disable=not progress)
+            kept = [c for c in bag.connections if c.id in copies]
+            decoded, last_ns = {*needed, *bodies}, 0
+            for conn, log_ns, msg, raw in read_messages(bag, kept, decoded):
+                output.add(copies[conn.id], log_ns, raw)
+                last_ns = log_ns
+                if conn.topic == L.CAMERA_INFO_TOPIC:
+                    info = msg
+                elif conn.topic == L.DEPTH_TOPIC:
+                    bar.update(1)
+                    pair = (log_ns, msg, None) if detect else pairer.add(L.DEPTH_TOPIC, stamp_ns(msg.header.stamp),
+                                                                         log_ns, msg)
+                    if pair is not None:
+                        refine(pair)
+                elif conn.topic in bodies:
+                    add_poses(log_ns, gatherer.add(bodies[conn.topic], msg))
+                elif conn.topic == pose_topic and detect is None:
+                    add_poses(log_ns, [msg])
+            add_poses(last_ns, gatherer.flush())
             batcher.flush()
             output.flush()
             bar.close()

@@ -9,6 +9,7 @@ from ..bags import layout as L
 from ..bags.bagio import STORAGES, custom_data
 from ..config_file import read_node_parameters
 from ..frame_input import InputLimits
+from ..pose_messages import POSE_INPUTS, pose_reader
 from ..core.layouts import LAYOUTS
 from ..core.metrics import format_table
 from ..core.pipeline import parse_stages, stages_label
@@ -74,7 +75,14 @@ def _refine(verbs: argparse._SubParsersAction) -> None:
     add_int8_flag(p)
     p.add_argument("--view", choices=VIEWS, help="which weights; default: the view recorded in IN")
     add_weights_flag(p)
-    p.add_argument("--keypoint-layout", choices=tuple(LAYOUTS), default="itop15", help="layout of /pose2d")
+    p.add_argument("--pose-input", choices=POSE_INPUTS, default="skeleton2d",
+                   help="what the 2D poses are (the node's pose_input): skeleton2d (refinet_ros/Skeleton2DArray on "
+                        "--pose-topic), yolo (yolo_ros's yolo_msgs/DetectionArray on --pose-topic), hri (ROS4HRI "
+                        "hri_msgs/Skeleton2D on every <--hri-prefix>/<id>/skeleton2d topic)")
+    p.add_argument("--pose-topic", default=L.POSE2D_TOPIC, help="topic of the 2D poses (skeleton2d, yolo)")
+    p.add_argument("--hri-prefix", default="/humans/bodies", help="ROS4HRI bodies namespace (hri)")
+    p.add_argument("--keypoint-layout", choices=tuple(LAYOUTS), default="itop15",
+                   help="layout of skeleton2d keypoints")
     p.add_argument("--detector", choices=("topic", "depth"), default="topic",
                    help="topic: the bag's /pose2d; depth: detect the 2D poses on each depth image (the node's "
                         "detector: depth; /pose2d not needed; the detector's weights come from --weights)")
@@ -149,8 +157,9 @@ def run_refine(args: argparse.Namespace) -> int:
         if view not in VIEWS:
             raise BagError(f"{args.src}: no view in the bag's metadata; pass --view side|top")
         detect = load_detector(view, args.weights).keypoints
-    report = refine_bag(args.src, args.out, pipeline, args.keypoint_layout, args.batch_size, args.storage,
-                        progress=not args.no_progress, limits=limits, detect=detect)
+    report = refine_bag(args.src, args.out, pipeline, pose_reader(args.pose_input, args.keypoint_layout),
+                        args.batch_size, args.storage, progress=not args.no_progress, limits=limits, detect=detect,
+                        pose_topic=args.pose_topic, hri_prefix=args.hri_prefix)
     print(f"wrote {args.out}: {report.frames} frames, {report.skeletons} skeletons refined with "
           f"{stages_label(stages)} in {report.seconds:.1f} s ({report.fps:.0f} frames/s)")
     if report.unmatched_depth or report.unmatched_pose2d:

@@ -25,6 +25,12 @@ BODY25: tuple[str, ...] = (
     "left_ankle", "right_eye", "left_eye", "right_ear", "left_ear", "left_big_toe", "left_small_toe",
     "left_heel", "right_big_toe", "right_small_toe", "right_heel",
 )
+#: ROS4HRI's hri_msgs/Skeleton2D (the OpenPose COCO-18 order), as its constants number them.
+HRI18: tuple[str, ...] = (
+    "nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
+    "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+    "left_eye", "right_eye", "left_ear", "right_ear",
+)
 
 _SHOULDERS = ("left_shoulder", "right_shoulder")
 _HIPS = ("left_hip", "right_hip")
@@ -100,6 +106,7 @@ LAYOUTS: dict[str, KeypointLayout] = {
         KeypointLayout.from_names("itop15", JOINT_NAMES),
         KeypointLayout.from_names("coco17", COCO17),
         KeypointLayout.from_names("body25", BODY25),
+        KeypointLayout.from_names("hri18", HRI18),
     )
 }
 

@@ -22,6 +22,7 @@ from ..config_file import (DEFAULT_CONFIG, NODE_NAME, ConfigError, node_section,
 from ..core.layouts import LAYOUTS
 from ..core.views import VIEWS
 from ..core.pipeline import parse_stages
+from ..pose_messages import POSE_INPUTS
 
 __all__ = ["DEFAULT_CONFIG", "NODE_NAME", "ConfigError", "NodeConfig", "declare_parameters", "load_defaults",
            "node_section", "read_config", "validate"]
@@ -56,7 +57,9 @@ class NodeConfig:
     max_range: float
     max_bodies: int
     detector: str
+    pose_input: str
     keypoint_layout: str
+    hri_prefix: str
     depth_topic: str
     camera_info_topic: str
     pose_topic: str
@@ -151,6 +154,9 @@ def validate(values: dict[str, Any]) -> NodeConfig:
         raise ConfigError(f"parameter stages={values['stages']!r}: {exc}") from None
     need(values["keypoint_layout"] in LAYOUTS, "keypoint_layout", " | ".join(LAYOUTS))
     need(values["detector"] in DETECTORS, "detector", " | ".join(DETECTORS))
+    need(values["pose_input"] in POSE_INPUTS, "pose_input", " | ".join(POSE_INPUTS))
+    need(values["hri_prefix"].startswith("/") and len(values["hri_prefix"].strip("/")) > 0, "hri_prefix",
+         "an absolute namespace such as /humans/bodies")
     need(bool(_DEVICE.match(values["device"])), "device", "cpu, cuda, cuda:N or mps")
     need(values["weights_dir"] == "" or Path(values["weights_dir"]).is_dir(), "weights_dir",
          "an existing folder, or '' for the shipped weights")

@@ -27,6 +27,7 @@ SKIP_REASONS: dict[str, str] = {
     "invalid_depth": "depth image has no valid pixel",
     "detector_size": "depth image too small for the depth detector (detector: depth)",
     "keypoint_count": "keypoint count does not match the keypoint layout",
+    "keypoint_units": "keypoints in normalised coordinates where pixels are expected, or the reverse",
     "bad_keypoints": "every keypoint is NaN, undetected or off-image",
     "zero_stamp": "input stamp is zero (the publisher does not stamp its messages)",
     "repeated_stamp": "a result for this stamp was already published",

@@ -38,7 +38,6 @@ from visualization_msgs.msg import MarkerArray
 
 from ..core.camera import PinholeCamera
 from ..core.joints import NUM_JOINTS
-from ..core.layouts import get_layout
 from ..core.pipeline import Pipeline
 from ..core.pose import PoseState
 from ..core.models.depth_detector import DepthDetector
@@ -46,12 +45,14 @@ from ..core.weights import build_stages, load_detector
 from ..frame_input import Frame, InputLimits, SkipFrame, prepare_detected_frame, prepare_frame
 from ..stamps import stamp_ns
 from ..msg import Skeleton2DArray, Skeleton3DArray
+from ..pose_messages import pose_reader
 from .compat import implementations
 from .compat.image import image_to_array
 from .compat.tf import TransformBroadcaster
 from .config import NODE_NAME, PARAMETER_NAMES, ConfigError, NodeConfig, declare_parameters, read_config
 from .rclpy_codec import CODEC
 from .diagnostics import FrameStats, HealthLimits, ThrottledWarner, assess, diagnostic_array, slop_too_wide
+from .hri_bodies import HriBodiesInput
 from .input_monitor import InputMonitor
 from .markers import skeleton_markers
 from .measurements import MeasurementPublisher
@@ -107,6 +108,23 @@ def make_detector(config: NodeConfig) -> DepthDetector | None:
         raise ConfigError(f"parameter detector=depth: {exc}") from None
 
 
+def pose_message_type(config: NodeConfig) -> type | None:
+    """The message class of the pose topic (None for hri, whose bodies come on topics of their own);
+    a message package that is not installed is a ConfigError naming it."""
+    try:
+        if config.pose_input == "yolo":
+            from yolo_msgs.msg import DetectionArray
+            return DetectionArray
+        if config.pose_input == "hri":
+            import hri_msgs.msg  # noqa: F401
+            return None
+    except ImportError as exc:
+        package = "yolo_msgs" if config.pose_input == "yolo" else "hri_msgs"
+        raise ConfigError(f"parameter pose_input={config.pose_input}: {package} is not installed ({exc}); install "
+                          f"it from its upstream repository, or `make venv` builds a stand-in") from None
+    return Skeleton2DArray
+
+
 def free_device_memory(device: str) -> None:
     """After the models are dropped: on CUDA, hand torch's cached memory back to the driver."""
     if device.startswith("cuda") and torch.cuda.is_available():
@@ -136,6 +154,7 @@ class RefineNode(LifecycleNode):
         self._measurements: MeasurementPublisher | None = None
         self._worker: LatestWorker | None = None
         self._subscriptions_in: list[Any] = []
+        self._hri: HriBodiesInput | None = None
         self._diag_timer = None
         self.config_error = ""
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -161,6 +180,7 @@ class RefineNode(LifecycleNode):
             self.config = read_config(self)
             self.pipeline = make_pipeline(self.config)
             self.detector = make_detector(self.config)
+            self._pose_type = pose_message_type(self.config)
             self._measurements = self._make_measurements()
         except ConfigError as exc:
             self.get_logger().error(f"configuration error: {exc}")
@@ -168,14 +188,14 @@ class RefineNode(LifecycleNode):
             self._drop_models()
             return TransitionCallbackReturn.FAILURE
         c = self.config
-        self.layout = get_layout(c.keypoint_layout)
+        self.reader = pose_reader(c.pose_input, c.keypoint_layout)
         self.limits = InputLimits(c.min_range, c.max_range, c.max_bodies)
         warm_up(self.pipeline)
         if self.detector is not None:
             self.detector(np.full((1, 240, 320), 2.0, np.float32))     # torch's first-run cost, before frames
         self._create_publishers()
         source = (f"detected on {self.resolve_topic_name(c.depth_topic)}" if self.detector is not None else
-                  f"{c.keypoint_layout} skeletons from {self.resolve_topic_name(c.pose_topic)}")
+                  f"{self.reader.layout.name} {c.pose_input} skeletons from {self._topic_of_poses()}")
         self.get_logger().info(
             f"configured: {source}, "
             f"{c.view} stages {','.join(c.stages) or 'none (baseline)'} on {c.device} ({implementations()})")
@@ -264,11 +284,20 @@ class RefineNode(LifecycleNode):
         qos = sensor_qos(c.qos_reliability)
         self._subscribe(CameraInfo, c.camera_info_topic, "camera_info", self._on_info, qos)
         self._subscribe(Image, c.depth_topic, "depth", lambda m: self._on_input("depth", m), qos)
-        if c.detector == "topic":
-            self._subscribe(Skeleton2DArray, c.pose_topic, "pose", lambda m: self._on_input("pose", m), qos)
+        if c.detector == "depth":
+            return
+        on_pose = lambda m: self._on_input("pose", m)        # noqa: E731
+        if c.pose_input == "hri":
+            self._hri = HriBodiesInput(c.hri_prefix, lambda t, topic, cb: self._subscribe(t, topic, "pose", cb, qos),
+                                       self._unsubscribe, on_pose, self._warner.warn)
+        else:
+            self._subscribe(self._pose_type, c.pose_topic, "pose", on_pose, qos)
 
     def _stop_inputs(self) -> None:
         """Unsubscribe, stop the diagnostics timer and the refiner (after the frame in progress)."""
+        if self._hri is not None:
+            self._hri.close()
+            self._hri = None
         for sub in self._subscriptions_in:
             self.destroy_subscription(sub)
         self._subscriptions_in = []
@@ -280,7 +309,7 @@ class RefineNode(LifecycleNode):
             self._worker = None
 
     def _subscribe(self, msg_type: type, topic: str, name: str, callback: Callable[[Any], None],
-                   qos: QoSProfile) -> None:
+                   qos: QoSProfile) -> Any:
         """A subscription whose QoS incompatibilities and middleware-reported losses are counted."""
         monitor = self.monitors[name]
 
@@ -300,6 +329,12 @@ class RefineNode(LifecycleNode):
             events = SubscriptionEventCallbacks(incompatible_qos=incompatible)
             sub = self.create_subscription(msg_type, topic, callback, qos, event_callbacks=events)
         self._subscriptions_in.append(sub)
+        return sub
+
+    def _unsubscribe(self, sub: Any) -> None:
+        if sub in self._subscriptions_in:
+            self._subscriptions_in.remove(sub)
+            self.destroy_subscription(sub)
 
     # --- executor thread ----------------------------------------------------------------------
     def _on_info(self, msg: CameraInfo) -> None:
@@ -334,8 +369,15 @@ class RefineNode(LifecycleNode):
         (self._pairing.add_depth if topic == "depth" else self._pairing.add_pose)(msg)
 
     def _topic(self, name: str) -> str:
-        return self.resolve_topic_name({"depth": self.config.depth_topic, "pose": self.config.pose_topic,
+        if name == "pose":
+            return self._topic_of_poses()
+        return self.resolve_topic_name({"depth": self.config.depth_topic,
                                         "camera_info": self.config.camera_info_topic}[name])
+
+    def _topic_of_poses(self) -> str:
+        c = self.config
+        return (f"{c.hri_prefix}/tracked + <id>/skeleton2d" if c.pose_input == "hri"
+                else self.resolve_topic_name(c.pose_topic))
 
     def _on_pair(self, depth: Image, pose: Skeleton2DArray | None) -> None:
         worker = self._worker            # None once deactivated (a callback already under way)
@@ -351,7 +393,7 @@ class RefineNode(LifecycleNode):
                 self._pub_pose2d.publish(CODEC.skeleton2d_array(pair.depth.header, frame.body_ids, frame.uv,
                                                                 frame.confidence))
             else:
-                frame = prepare_frame(pair.depth, pair.pose, self._info, self.layout, self.limits, image_to_array)
+                frame = prepare_frame(pair.depth, pair.pose, self._info, self.reader, self.limits, image_to_array)
             frame = self._new_bodies(pair.depth, frame)
             for kind, count in frame.repairs.items():
                 self.stats.add_repair(kind, count)
