@@ -340,6 +340,42 @@ def test_hri_bodies_drive_the_node(driver, seq):
     assert np.isfinite(want).any()
 
 
+def _tf(parent: str, child: str, stamp: int, xyz, yaw_deg: float):
+    from geometry_msgs.msg import TransformStamped
+    t = TransformStamped()
+    t.header = CODEC.header(stamp, parent)
+    t.child_frame_id = child
+    t.transform.translation.x, t.transform.translation.y, t.transform.translation.z = map(float, xyz)
+    yaw = np.radians(yaw_deg) / 2
+    t.transform.rotation.z, t.transform.rotation.w = float(np.sin(yaw)), float(np.cos(yaw))
+    return t
+
+
+def test_target_frame_output_is_the_optical_output_moved_by_the_tf_at_the_stamp(driver, seq):
+    """target_frame: base_link. Without any TF the frame waits tf_timeout and is a counted skip (tf), not
+    published with a guess; with the robot moving (TF 50 ms before and after the image), skeletons,
+    markers and TF are in base_link, at the transform interpolated at the image stamp, input stamp kept."""
+    from refinet_ros.core.transforms import Rigid
+    d = driver(target_frame="base_link", tf_timeout=0.05)
+    d.send_until(good_frame(seq, 0), lambda: d.node.stats.skipped["tf"] >= 2)
+    assert not d.skeletons and any("target_frame" in w for w in d.warnings)
+    tf_pub = d.driver.create_publisher(TFMessage, "/tf", RELIABLE)
+
+    def stamp() -> int:
+        s = d.next_stamp()
+        tf_pub.publish(TFMessage(transforms=[_tf("base_link", FRAME_ID, s - 50_000_000, (1.0, 0.0, 0.3), 80.0)]))
+        tf_pub.publish(TFMessage(transforms=[_tf("base_link", FRAME_ID, s + 50_000_000, (1.0, 0.2, 0.3), 100.0)]))
+        return s
+
+    d.send_until(good_frame(seq, 0), lambda: d.answered() is not None, stamp=stamp)
+    got = d.answered()
+    assert got.header.frame_id == "base_link" and stamp_ns(got.header.stamp) in d.sent
+    at_stamp = Rigid((1.0, 0.1, 0.3), (0.0, 0.0, float(np.sin(np.pi / 4)), float(np.cos(np.pi / 4))))
+    np.testing.assert_allclose(joints_from_msg(got)[1], at_stamp.apply(offline(seq, 0, Pipeline())), atol=1e-5)
+    assert d.spin_until(lambda: any(t.header.frame_id == "base_link" and t.child_frame_id == "body_alice"
+                                    for m in d.tf for t in m.transforms))
+
+
 # --- bad input: a throttled warning, a counted skip, and the node keeps working -------------------------------
 def _bad_depth(seq, encoding: str, value: float):
     raw = np.full(seq.depth_m[0].shape, value, dtype=np.float32)

@@ -37,7 +37,7 @@ RANGES: dict[str, tuple[float, float, float]] = {
     "sync_queue_size": (1, 1000, 1), "min_range": (0.0, 100.0, 0.0), "max_range": (0.01, 1000.0, 0.0),
     "sync_slop": (1e-6, 10.0, 0.0), "input_timeout": (0.01, 3600.0, 0.0), "marker_lifetime": (0.001, 3600.0, 0.0),
     "measurement_rate": (0.001, 1000.0, 0.0), "diagnostics_period": (0.01, 3600.0, 0.0),
-    "warn_period": (0.01, 3600.0, 0.0),
+    "warn_period": (0.01, 3600.0, 0.0), "tf_timeout": (0.0, 10.0, 0.0),
 }
 
 
@@ -72,6 +72,8 @@ class NodeConfig:
     pose2d_topic: str
     marker_lifetime: float
     publish_tf: bool
+    target_frame: str
+    tf_timeout: float
     publish_measurements: bool
     measurements_topic: str
     measurement_rate: float
@@ -175,6 +177,9 @@ def validate(values: dict[str, Any]) -> NodeConfig:
     for name in ("marker_lifetime", "diagnostics_period", "warn_period", "input_timeout"):
         need(values[name] > 0, name, "seconds > 0")
     need(values["measurement_rate"] > 0, "measurement_rate", "Hz > 0")
+    need(0 <= values["tf_timeout"] <= 10, "tf_timeout", "seconds in [0, 10]")
+    need(values["target_frame"] == values["target_frame"].strip().lstrip("/"), "target_frame",
+         "a frame id without spaces or a leading '/', or '' for the optical frame")
     need(values["measurement_model"] == "" or Path(values["measurement_model"]).is_file(), "measurement_model",
          "a model file from `refinet anthropometry train`, or '' for the joint-chain height")
     return NodeConfig(**{**values, "stages": stages})

@@ -31,6 +31,7 @@ SKIP_REASONS: dict[str, str] = {
     "bad_keypoints": "every keypoint is NaN, undetected or off-image",
     "zero_stamp": "input stamp is zero (the publisher does not stamp its messages)",
     "repeated_stamp": "a result for this stamp was already published",
+    "tf": "no transform to target_frame at the image stamp within tf_timeout",
     "error": "unexpected error while processing",
 }
 #: Inputs that were repaired and used -> what the diagnostics and the warning call it.

@@ -29,14 +29,17 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.duration import Duration
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.time import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from ..core.camera import PinholeCamera
+from ..core.transforms import Rigid
 from ..core.joints import NUM_JOINTS
 from ..core.pipeline import Pipeline
 from ..core.pose import PoseState
@@ -48,7 +51,7 @@ from ..msg import Skeleton2DArray, Skeleton3DArray
 from ..pose_messages import pose_reader
 from .compat import implementations
 from .compat.image import image_to_array
-from .compat.tf import TransformBroadcaster
+from .compat.tf import Buffer, TransformBroadcaster, TransformException, TransformListener
 from .config import NODE_NAME, PARAMETER_NAMES, ConfigError, NodeConfig, declare_parameters, read_config
 from .rclpy_codec import CODEC
 from .diagnostics import FrameStats, HealthLimits, ThrottledWarner, assess, diagnostic_array, slop_too_wide
@@ -155,6 +158,7 @@ class RefineNode(LifecycleNode):
         self._worker: LatestWorker | None = None
         self._subscriptions_in: list[Any] = []
         self._hri: HriBodiesInput | None = None
+        self._tf_listener: TransformListener | None = None
         self._diag_timer = None
         self.config_error = ""
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -282,6 +286,9 @@ class RefineNode(LifecycleNode):
     def _create_inputs(self) -> None:
         c = self.config
         qos = sensor_qos(c.qos_reliability)
+        if c.target_frame:
+            self._tf_buffer = Buffer()
+            self._tf_listener = TransformListener(self._tf_buffer, self)
         self._subscribe(CameraInfo, c.camera_info_topic, "camera_info", self._on_info, qos)
         self._subscribe(Image, c.depth_topic, "depth", lambda m: self._on_input("depth", m), qos)
         if c.detector == "depth":
@@ -298,6 +305,9 @@ class RefineNode(LifecycleNode):
         if self._hri is not None:
             self._hri.close()
             self._hri = None
+        if self._tf_listener is not None:
+            self._tf_listener.unregister()
+            self._tf_listener = None
         for sub in self._subscriptions_in:
             self.destroy_subscription(sub)
         self._subscriptions_in = []
@@ -395,15 +405,33 @@ class RefineNode(LifecycleNode):
             else:
                 frame = prepare_frame(pair.depth, pair.pose, self._info, self.reader, self.limits, image_to_array)
             frame = self._new_bodies(pair.depth, frame)
+            header, to_output = self._output_frame(pair.depth.header)
             for kind, count in frame.repairs.items():
                 self.stats.add_repair(kind, count)
                 self._warner.warn(kind, f"{count} skeleton(s) at {stamp_ns(pair.depth.header.stamp)} ns")
-            self._publish(pair.depth.header, frame, self._run_pipeline(frame))
+            state = self._run_pipeline(frame)
+            if to_output is not None:
+                state = PoseState(state.uv, to_output.apply(state.joints), state.confidence)
+            self._publish(header, frame, state)
             self.stats.add_published((time.perf_counter() - pair.synced_at) * 1e3)
         except SkipFrame as skip:
             self._skip(skip.reason, str(skip))
         except Exception as exc:  # noqa: BLE001 - one bad frame must never stop the node
             self._skip("error", f"{type(exc).__name__}: {exc}")
+
+    def _output_frame(self, header: Header) -> tuple[Header, Rigid | None]:
+        """The output header (input stamp; target_frame when set) and the transform into it, looked up
+        at the image stamp with a wait of at most tf_timeout (none: SkipFrame, never the latest)."""
+        target = self.config.target_frame
+        if not target or target == header.frame_id:
+            return header, None
+        try:
+            t = self._tf_buffer.lookup_transform(target, header.frame_id, Time.from_msg(header.stamp),
+                                                 timeout=Duration(seconds=self.config.tf_timeout))
+        except TransformException as exc:
+            raise SkipFrame("tf", f"{header.frame_id} -> {target} at {stamp_ns(header.stamp)} ns: {exc}") from None
+        tr, q = t.transform.translation, t.transform.rotation
+        return Header(stamp=header.stamp, frame_id=target), Rigid((tr.x, tr.y, tr.z), (q.x, q.y, q.z, q.w))
 
     def _new_bodies(self, depth: Image, frame: Frame) -> Frame:
         """The frame without the bodies already published for its stamp (a republished message)."""
