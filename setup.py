@@ -38,6 +38,7 @@ setup(
         "torch",
         "rosbags",
         "scikit-learn",
+        "opencv-python-headless<5",
     ],
     entry_points={"console_scripts": ["refinet = refinet_ros.cli:main"]},
     zip_safe=False,

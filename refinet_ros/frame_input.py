@@ -18,7 +18,9 @@ import numpy as np
 from .core.camera import PinholeCamera
 from .core.depth import DepthEncodingError, decode_depth, limit_range
 from .core.pose_input import clean_keypoints, most_confident, unique_names
-from .message_codec import ImageConversionError, KeypointCountError, camera_from_info, image_pixels
+from .core.distortion import Distortion, DistortionError, rectify_depth, undistort_points
+from .message_codec import (ImageConversionError, KeypointCountError, camera_from_info, distortion_from_info,
+                            image_pixels)
 from .pose_messages import KeypointUnitsError, PoseReader
 from .pose_messages import to_pixels as keypoint_pixels
 
@@ -69,11 +71,11 @@ def prepare_frame(depth: Any, pose: Any, info: Any | None, reader: PoseReader, l
     """Decode and check depth (sensor_msgs/Image, raw pixels from `to_pixels`), intrinsics (CameraInfo)
     and keypoints (the pose message `reader` reads: see pose_messages); raise SkipFrame on the first
     problem."""
-    camera = _camera(info)
-    depth_m = _depth(depth, camera, limits, to_pixels)
+    camera, distortion = _camera(info)
+    depth_m = _depth(depth, camera, distortion, limits, to_pixels)
     try:
         body_ids, uv, conf = reader.read(pose)
-        uv = keypoint_pixels(uv, reader, camera)
+        uv = undistort_points(keypoint_pixels(uv, reader, camera), camera, distortion)
     except KeypointCountError as exc:
         raise SkipFrame("keypoint_count", str(exc)) from None
     except KeypointUnitsError as exc:
@@ -88,8 +90,8 @@ def prepare_detected_frame(depth: Any, info: Any | None, limits: InputLimits, de
     """Like :func:`prepare_frame`, with the 2D poses detected on the depth image itself by `detect`
     ((H, W) metres -> (P, 15, 2) ITOP keypoints and (P, 15) confidences). The bodies are untracked:
     empty ids, labelled by their index."""
-    camera = _camera(info)
-    depth_m = _depth(depth, camera, limits, to_pixels)
+    camera, distortion = _camera(info)
+    depth_m = _depth(depth, camera, distortion, limits, to_pixels)
     try:
         uv, conf = detect(depth_m)
     except ValueError as exc:                          # the detector's size rules (at least 16x16)
@@ -114,7 +116,9 @@ def _bodies(camera: PinholeCamera, depth_m: np.ndarray, body_ids: list[str], uv:
     return Frame(camera, depth_m, body_ids, labels, uv, conf, {k: n for k, n in repairs.items() if n})
 
 
-def _depth(msg: Any, camera: PinholeCamera, limits: InputLimits, to_pixels: Callable[[Any], np.ndarray]) -> np.ndarray:
+def _depth(msg: Any, camera: PinholeCamera, distortion: Distortion, limits: InputLimits,
+           to_pixels: Callable[[Any], np.ndarray]) -> np.ndarray:
+    """The depth image in metres, rectified (see core.distortion), range-limited; SkipFrame if unusable."""
     try:
         depth_m = decode_depth(to_pixels(msg), msg.encoding)
     except (ImageConversionError, DepthEncodingError) as exc:
@@ -122,6 +126,7 @@ def _depth(msg: Any, camera: PinholeCamera, limits: InputLimits, to_pixels: Call
     if depth_m.shape != (camera.height, camera.width):
         raise SkipFrame("size_mismatch", f"depth is {depth_m.shape[1]}x{depth_m.shape[0]}, "
                                          f"camera_info is {camera.width}x{camera.height}")
+    depth_m = rectify_depth(depth_m, camera, distortion)
     limit_range(depth_m, limits.min_range_m, limits.max_range_m)
     if not np.isfinite(depth_m).any():
         raise SkipFrame("invalid_depth", f"all {depth_m.size} pixels are 0/NaN or outside "
@@ -129,10 +134,14 @@ def _depth(msg: Any, camera: PinholeCamera, limits: InputLimits, to_pixels: Call
     return depth_m
 
 
-def _camera(info: Any | None) -> PinholeCamera:
+def _camera(info: Any | None) -> tuple[PinholeCamera, Distortion]:
     if info is None:
         raise SkipFrame("camera_info", "nothing received on the camera_info topic")
     try:
-        return camera_from_info(info)
+        camera = camera_from_info(info)
     except ValueError as exc:
         raise SkipFrame("camera_info", f"unusable camera_info: {exc}") from None
+    try:
+        return camera, distortion_from_info(info).checked()
+    except DistortionError as exc:
+        raise SkipFrame("distortion", str(exc)) from None

@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .core.camera import PinholeCamera
+from .core.distortion import Distortion
 from .core.depth import SUPPORTED_ENCODINGS, decode_depth, encode_depth
 from .core.joints import NUM_JOINTS
 from .core.layouts import KeypointLayout
@@ -107,6 +108,11 @@ class MessageCodec:
 def camera_from_info(msg: Any) -> PinholeCamera:
     """Intrinsics from K (never hard-coded); an uncalibrated (zero) K raises ValueError."""
     return PinholeCamera.from_k(msg.k, msg.width, msg.height)
+
+
+def distortion_from_info(msg: Any) -> Distortion:
+    """The camera_info's distortion model and D (not checked: see Distortion.checked)."""
+    return Distortion(str(msg.distortion_model), tuple(float(v) for v in msg.d))
 
 
 def depth_pixel_dtype(encoding: str) -> np.dtype:

@@ -25,6 +25,7 @@ DECLARED: dict[str, tuple[str | None, str | None, str]] = {
     "numpy": ("python3-numpy", "numpy", ""),
     "h5py": ("python3-h5py", "h5py", ""),
     "scipy": ("python3-scipy", "scipy", "skeleton matching (Hungarian method)"),
+    "cv2": ("python3-opencv", "opencv-python-headless", "lens distortion (core/distortion.py)"),
     "yaml": ("python3-yaml", "PyYAML", ""),
     "tqdm": ("python3-tqdm", "tqdm", ""),
     "matplotlib": ("python3-matplotlib", "matplotlib", ""),

@@ -408,6 +408,12 @@ def _no_info(seq):
     return lambda: (depth_msg(seq, 0), None, pose_msg(seq, 0))
 
 
+def _fisheye624(seq) -> CameraInfo:
+    info = info_msg(seq)
+    info.distortion_model, info.d = "fisheye624", [0.1] * 12
+    return info
+
+
 BAD_INPUTS = {
     "unknown encoding": (_rgb, "encoding"),
     "depth and camera_info sizes differ": (_small_info, "size_mismatch"),
@@ -416,6 +422,8 @@ BAD_INPUTS = {
     "keypoints off-image or NaN": (_off_image, "bad_keypoints"),
     "wrong keypoint count": (_seventeen, "keypoint_count"),
     "missing camera_info": (_no_info, "camera_info"),
+    "a distortion model that cannot be undone": (lambda s: lambda: (depth_msg(s, 0), _fisheye624(s), pose_msg(s, 0)),
+                                                 "distortion"),
     "normalised keypoints where pixels are expected": (
         lambda s: lambda: (depth_msg(s, 0), info_msg(s), CODEC.skeleton2d_array(
             Header(), ["dan"], s.keypoints[0][None] / [s.camera.width, s.camera.height], s.confidence[0][None])),
@@ -533,16 +541,6 @@ def test_out_of_range_depth_is_invalid_not_a_far_joint(driver, seq, encoding, fa
     raw[:] = far                                                   # nothing in range at all
     d.send_until(lambda: (array_to_image(raw, encoding), info_msg(seq), pose_msg(seq, 1)),
                  lambda: d.node.stats.skipped["invalid_depth"] >= 1)
-
-
-def test_lens_distortion_is_warned_with_its_model(driver, seq):
-    d = driver()
-    info = info_msg(seq)
-    info.distortion_model = "rational_polynomial"
-    info.d = [0.1, -0.05, 0.0, 0.0, 0.01, 0.0, 0.0, 0.0]
-    d.send_until(lambda: (depth_msg(seq, 0), info, pose_msg(seq, 0)), lambda: d.answered() is not None)
-    assert d.spin_until(lambda: any("rational_polynomial" in w and "rectified" in w for w in d.warnings))
-    assert sum("lens distortion" in w for w in d.warnings) == 1
 
 
 def test_high_rate_with_lost_depth_frames_pairs_each_pose_with_its_own_image(driver, seq):

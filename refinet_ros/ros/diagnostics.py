@@ -24,6 +24,7 @@ SKIP_REASONS: dict[str, str] = {
     "encoding": "depth image has an unsupported encoding",
     "camera_info": "no valid camera_info received yet",
     "size_mismatch": "depth image and camera_info sizes differ",
+    "distortion": "camera_info has a distortion model that is not supported",
     "invalid_depth": "depth image has no valid pixel",
     "detector_size": "depth image too small for the depth detector (detector: depth)",
     "keypoint_count": "keypoint count does not match the keypoint layout",
@@ -43,7 +44,7 @@ REPAIRS: dict[str, str] = {
 #: Conditions reported once per throttle period that are neither skips nor repairs.
 NOTICES: dict[str, str] = {
     "time_jump": "time jumped backwards; synchroniser reset",
-    "distortion": "camera_info has lens distortion, which is not corrected: the depth image must be rectified",
+    "hri_id": "a ROS4HRI body id that cannot name a topic; that body is ignored",
     "sync_slop": "sync_slop is at least half the input period: neighbouring frames can be paired",
     "incompatible_qos": "a publisher's QoS is incompatible with this subscription; its messages never arrive",
     "message_lost": "the middleware reports lost input messages",

@@ -349,9 +349,6 @@ class RefineNode(LifecycleNode):
     # --- executor thread ----------------------------------------------------------------------
     def _on_info(self, msg: CameraInfo) -> None:
         self.monitors["camera_info"].add(stamp_ns(msg.header.stamp), time.monotonic())
-        if any(d != 0 for d in msg.d):
-            self._warner.warn("distortion", f"{msg.distortion_model} with D = {list(msg.d)} on "
-                                            f"{self.resolve_topic_name(self.config.camera_info_topic)}")
         self._info = msg
 
     def _on_input(self, topic: str, msg: Any) -> None:
