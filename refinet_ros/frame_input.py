@@ -19,6 +19,9 @@ from .core.camera import PinholeCamera
 from .core.depth import DepthEncodingError, decode_depth, limit_range
 from .core.pose_input import clean_keypoints, most_confident, unique_names
 from .core.distortion import Distortion, DistortionError, rectify_depth, undistort_points
+from .core.registration import register_depth
+from .core.transforms import Rigid
+from .core.work_resolution import resample_depth, to_working_pixels, working_camera
 from .message_codec import (ImageConversionError, KeypointCountError, camera_from_info, distortion_from_info,
                             image_pixels)
 from .pose_messages import KeypointUnitsError, PoseReader
@@ -66,23 +69,44 @@ def body_labels(body_ids: Sequence[str]) -> tuple[list[str], int]:
     return unique_names([re.sub(r"[^A-Za-z0-9_]", "_", b) if b else str(i) for i, b in enumerate(body_ids)])
 
 
+@dataclass(frozen=True)
+class PoseCamera:
+    """The camera the 2D poses were detected in, when it is not the depth camera (a colour camera)."""
+
+    info: Any | None           # its CameraInfo (None: none received yet)
+    from_depth: Rigid          # depth optical frame -> its optical frame, at the image stamp
+
+
 def prepare_frame(depth: Any, pose: Any, info: Any | None, reader: PoseReader, limits: InputLimits,
-                  to_pixels: Callable[[Any], np.ndarray] = image_pixels) -> Frame:
+                  to_pixels: Callable[[Any], np.ndarray] = image_pixels,
+                  pose_camera: PoseCamera | None = None) -> Frame:
     """Decode and check depth (sensor_msgs/Image, raw pixels from `to_pixels`), intrinsics (CameraInfo)
     and keypoints (the pose message `reader` reads: see pose_messages); raise SkipFrame on the first
-    problem."""
+    problem. With `pose_camera` the keypoints are pixels of that camera: the depth is registered into
+    it (core.registration) and the frame, hence the 3D result, is in its optical frame. Frames of
+    high-resolution cameras come out at the stages' working resolution (core.work_resolution)."""
     camera, distortion = _camera(info)
     depth_m = _depth(depth, camera, distortion, limits, to_pixels)
+    if pose_camera is None:
+        work = working_camera(camera)
+        depth_m = resample_depth(depth_m, camera, work)
+    else:
+        if pose_camera.info is None:
+            raise SkipFrame("pose_camera_info", "nothing received on the pose camera's camera_info topic")
+        depth_camera, (camera, distortion) = camera, _camera(pose_camera.info, "pose_camera_info")
+        work = working_camera(camera)
+        depth_m = register_depth(depth_m, depth_camera, work, pose_camera.from_depth)
     try:
         body_ids, uv, conf = reader.read(pose)
         uv = undistort_points(keypoint_pixels(uv, reader, camera), camera, distortion)
+        uv = to_working_pixels(uv, camera, work)
     except KeypointCountError as exc:
         raise SkipFrame("keypoint_count", str(exc)) from None
     except KeypointUnitsError as exc:
         raise SkipFrame("keypoint_units", str(exc)) from None
     uv, conf, cleaned = clean_keypoints(uv, conf)
     uv, conf = reader.layout.to_itop(uv, conf)
-    return _bodies(camera, depth_m, body_ids, uv, conf, limits, {"confidence": cleaned})
+    return _bodies(work, depth_m, body_ids, uv, conf, limits, {"confidence": cleaned})
 
 
 def prepare_detected_frame(depth: Any, info: Any | None, limits: InputLimits, detect: Detect,
@@ -91,13 +115,14 @@ def prepare_detected_frame(depth: Any, info: Any | None, limits: InputLimits, de
     ((H, W) metres -> (P, 15, 2) ITOP keypoints and (P, 15) confidences). The bodies are untracked:
     empty ids, labelled by their index."""
     camera, distortion = _camera(info)
-    depth_m = _depth(depth, camera, distortion, limits, to_pixels)
+    work = working_camera(camera)
+    depth_m = resample_depth(_depth(depth, camera, distortion, limits, to_pixels), camera, work)
     try:
         uv, conf = detect(depth_m)
     except ValueError as exc:                          # the detector's size rules (at least 16x16)
         raise SkipFrame("detector_size", str(exc)) from None
     uv, conf, cleaned = clean_keypoints(uv, conf)
-    return _bodies(camera, depth_m, [""] * len(uv), uv, conf, limits, {"confidence": cleaned})
+    return _bodies(work, depth_m, [""] * len(uv), uv, conf, limits, {"confidence": cleaned})
 
 
 def _bodies(camera: PinholeCamera, depth_m: np.ndarray, body_ids: list[str], uv: np.ndarray, conf: np.ndarray,
@@ -134,13 +159,13 @@ def _depth(msg: Any, camera: PinholeCamera, distortion: Distortion, limits: Inpu
     return depth_m
 
 
-def _camera(info: Any | None) -> tuple[PinholeCamera, Distortion]:
+def _camera(info: Any | None, reason: str = "camera_info") -> tuple[PinholeCamera, Distortion]:
     if info is None:
-        raise SkipFrame("camera_info", "nothing received on the camera_info topic")
+        raise SkipFrame(reason, "nothing received on the camera_info topic")
     try:
         camera = camera_from_info(info)
     except ValueError as exc:
-        raise SkipFrame("camera_info", f"unusable camera_info: {exc}") from None
+        raise SkipFrame(reason, f"unusable camera_info: {exc}") from None
     try:
         return camera, distortion_from_info(info).checked()
     except DistortionError as exc:

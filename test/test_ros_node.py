@@ -376,6 +376,56 @@ def test_target_frame_output_is_the_optical_output_moved_by_the_tf_at_the_stamp(
                                     for m in d.tf for t in m.transforms))
 
 
+def test_poses_from_a_colour_camera_are_registered_with_the_tf_at_the_stamp(driver, seq):
+    """pose_camera_info_topic: keypoints in the pixels of an 848x480 colour camera with its own lens, 15 mm
+    beside the depth camera (a static TF). No colour camera_info yet: a counted skip. Then the skeletons
+    come out in the colour optical frame, matching the offline registered frame (test_registration)."""
+    from refinet_ros.core.distortion import Distortion, distort_points
+    from refinet_ros.core.transforms import Rigid
+    from refinet_ros.frame_input import InputLimits, PoseCamera, prepare_frame
+    from refinet_ros.pose_messages import pose_reader
+    colour = PinholeCamera(610.0, 608.0, 428.5, 241.0, 848, 480)
+    lens = Distortion("plumb_bob", (0.11, -0.24, 0.0008, -0.0012, 0.1))
+    rig = Rigid((-0.015, 0.002, 0.001))
+    d = driver(pose_camera_info_topic="camera/color/camera_info", tf_timeout=0.05)
+    kp = distort_points(colour.project(rig.apply(offline(seq, 0, Pipeline())[0])), colour, lens)
+    pose = lambda: CODEC.skeleton2d_array(Header(), ["eve"], kp[None], seq.confidence[0][None])   # noqa: E731
+    d.send_until(lambda: (depth_msg(seq, 0), info_msg(seq), pose()),
+                 lambda: d.node.stats.skipped["pose_camera_info"] >= 2)
+    info = CODEC.camera_info(CODEC.header(1, "test_color_optical_frame"), colour)
+    info.distortion_model, info.d = lens.model, list(lens.coeffs)
+    d.driver.create_publisher(CameraInfo, "camera/color/camera_info", RELIABLE).publish(info)
+    static = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                        durability=rclpy.qos.DurabilityPolicy.TRANSIENT_LOCAL)
+    d.driver.create_publisher(TFMessage, "/tf_static", static).publish(
+        TFMessage(transforms=[_tf("test_color_optical_frame", FRAME_ID, 1, rig.translation, 0.0)]))
+    d.send_until(lambda: (depth_msg(seq, 0), info_msg(seq), pose()), lambda: d.answered() is not None)
+    got = d.answered()
+    assert got.header.frame_id == "test_color_optical_frame" and stamp_ns(got.header.stamp) in d.sent
+    wire = CODEC.depth_image(Header(), seq.depth_m[0], "16UC1")
+    wire.header.frame_id = FRAME_ID
+    frame = prepare_frame(wire, pose(), info_msg(seq), pose_reader("skeleton2d"), InputLimits(0.1, 10.0, 8),
+                          pose_camera=PoseCamera(info, rig))
+    want = Pipeline().run(frame.depth_m[None], frame.uv, frame.confidence, frame.camera).joints
+    np.testing.assert_allclose(joints_from_msg(got)[1], want, atol=1e-5)
+    err = np.linalg.norm(rig.inverse().apply(want[0]) - offline(seq, 0, Pipeline())[0], axis=-1)
+    assert np.nanmedian(err) < 0.001
+
+
+def test_a_pose_camera_that_is_the_depth_camera_needs_no_registration(driver, seq):
+    d = driver(pose_camera_info_topic="camera/color/camera_info")
+    pub = d.driver.create_publisher(CameraInfo, "camera/color/camera_info", RELIABLE)
+    same = info_msg(seq)
+    same.header.frame_id = FRAME_ID
+
+    def frame():
+        pub.publish(same)
+        return depth_msg(seq, 0), info_msg(seq), pose_msg(seq, 0)
+    d.send_until(frame, lambda: d.answered() is not None)
+    assert d.answered().header.frame_id == FRAME_ID
+    np.testing.assert_allclose(joints_from_msg(d.answered())[1], offline(seq, 0, Pipeline()), atol=1e-6)
+
+
 # --- bad input: a throttled warning, a counted skip, and the node keeps working -------------------------------
 def _bad_depth(seq, encoding: str, value: float):
     raw = np.full(seq.depth_m[0].shape, value, dtype=np.float32)

@@ -63,6 +63,7 @@ class NodeConfig:
     depth_topic: str
     camera_info_topic: str
     pose_topic: str
+    pose_camera_info_topic: str
     qos_reliability: str
     sync_slop: float
     sync_queue_size: int

@@ -25,6 +25,7 @@ SKIP_REASONS: dict[str, str] = {
     "camera_info": "no valid camera_info received yet",
     "size_mismatch": "depth image and camera_info sizes differ",
     "distortion": "camera_info has a distortion model that is not supported",
+    "pose_camera_info": "no valid camera_info of the pose camera (pose_camera_info_topic) received yet",
     "invalid_depth": "depth image has no valid pixel",
     "detector_size": "depth image too small for the depth detector (detector: depth)",
     "keypoint_count": "keypoint count does not match the keypoint layout",

@@ -45,7 +45,7 @@ from ..core.pipeline import Pipeline
 from ..core.pose import PoseState
 from ..core.models.depth_detector import DepthDetector
 from ..core.weights import build_stages, load_detector
-from ..frame_input import Frame, InputLimits, SkipFrame, prepare_detected_frame, prepare_frame
+from ..frame_input import Frame, InputLimits, PoseCamera, SkipFrame, prepare_detected_frame, prepare_frame
 from ..stamps import stamp_ns
 from ..msg import Skeleton2DArray, Skeleton3DArray
 from ..pose_messages import pose_reader
@@ -69,7 +69,7 @@ try:                                    # Iron and later
 except ImportError:                     # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks, UnsupportedEventTypeError
 
-INPUTS = ("depth", "pose", "camera_info")
+INPUTS = ("depth", "pose", "camera_info", "pose_camera_info")
 #: Stamps whose published bodies are remembered, to refuse a second result for the same stamp and body.
 PUBLISHED_STAMPS_KEPT = 64
 
@@ -211,6 +211,8 @@ class RefineNode(LifecycleNode):
         self.monitors = {name: InputMonitor() for name in INPUTS}
         self._warner = ThrottledWarner(self.get_logger().warning, c.warn_period)
         self._info: CameraInfo | None = None
+        self._pose_info: CameraInfo | None = None
+        self._said_aligned = False
         self._last_stamp: dict[str, int] = {}
         self._published: OrderedDict[int, set[str]] = OrderedDict()
         self._last_diag: dict[str, float] = {}
@@ -286,13 +288,15 @@ class RefineNode(LifecycleNode):
     def _create_inputs(self) -> None:
         c = self.config
         qos = sensor_qos(c.qos_reliability)
-        if c.target_frame:
+        if c.target_frame or c.pose_camera_info_topic:
             self._tf_buffer = Buffer()
             self._tf_listener = TransformListener(self._tf_buffer, self)
         self._subscribe(CameraInfo, c.camera_info_topic, "camera_info", self._on_info, qos)
         self._subscribe(Image, c.depth_topic, "depth", lambda m: self._on_input("depth", m), qos)
         if c.detector == "depth":
             return
+        if c.pose_camera_info_topic:
+            self._subscribe(CameraInfo, c.pose_camera_info_topic, "pose_camera_info", self._on_pose_info, qos)
         on_pose = lambda m: self._on_input("pose", m)        # noqa: E731
         if c.pose_input == "hri":
             self._hri = HriBodiesInput(c.hri_prefix, lambda t, topic, cb: self._subscribe(t, topic, "pose", cb, qos),
@@ -351,6 +355,10 @@ class RefineNode(LifecycleNode):
         self.monitors["camera_info"].add(stamp_ns(msg.header.stamp), time.monotonic())
         self._info = msg
 
+    def _on_pose_info(self, msg: CameraInfo) -> None:
+        self.monitors["pose_camera_info"].add(stamp_ns(msg.header.stamp), time.monotonic())
+        self._pose_info = msg
+
     def _on_input(self, topic: str, msg: Any) -> None:
         """Feed the pairing. A zero stamp cannot be paired or put on TF: skipped. A stamp older than
         the topic's last one means the source restarted (a bag looping): the queued messages now look
@@ -394,15 +402,20 @@ class RefineNode(LifecycleNode):
     # --- refiner thread -----------------------------------------------------------------------
     def _refine(self, pair: _Pair) -> None:
         try:
+            header = pair.depth.header
             if pair.pose is None:
                 frame = prepare_detected_frame(pair.depth, self._info, self.limits, self.detector.keypoints,
                                                image_to_array)
                 self._pub_pose2d.publish(CODEC.skeleton2d_array(pair.depth.header, frame.body_ids, frame.uv,
                                                                 frame.confidence))
             else:
-                frame = prepare_frame(pair.depth, pair.pose, self._info, self.reader, self.limits, image_to_array)
+                pose_camera = self._pose_camera(pair.depth.header)
+                frame = prepare_frame(pair.depth, pair.pose, self._info, self.reader, self.limits, image_to_array,
+                                      pose_camera)
+                if pose_camera is not None:            # the skeletons are in the pose camera's optical frame
+                    header = Header(stamp=header.stamp, frame_id=pose_camera.info.header.frame_id)
             frame = self._new_bodies(pair.depth, frame)
-            header, to_output = self._output_frame(pair.depth.header)
+            header, to_output = self._output_frame(header)
             for kind, count in frame.repairs.items():
                 self.stats.add_repair(kind, count)
                 self._warner.warn(kind, f"{count} skeleton(s) at {stamp_ns(pair.depth.header.stamp)} ns")
@@ -416,19 +429,40 @@ class RefineNode(LifecycleNode):
         except Exception as exc:  # noqa: BLE001 - one bad frame must never stop the node
             self._skip("error", f"{type(exc).__name__}: {exc}")
 
-    def _output_frame(self, header: Header) -> tuple[Header, Rigid | None]:
-        """The output header (input stamp; target_frame when set) and the transform into it, looked up
-        at the image stamp with a wait of at most tf_timeout (none: SkipFrame, never the latest)."""
-        target = self.config.target_frame
-        if not target or target == header.frame_id:
-            return header, None
+    def _pose_camera(self, depth: Header) -> PoseCamera | None:
+        """The pose camera when pose_camera_info_topic names one that is not the depth camera itself
+        (same frame and size: nothing to register, said once in the log)."""
+        if not self.config.pose_camera_info_topic:
+            return None
+        info = self._pose_info
+        if info is None:
+            return PoseCamera(None, Rigid())
+        if info.header.frame_id == depth.frame_id and self._info is not None and \
+                (info.width, info.height, tuple(info.k)) == (self._info.width, self._info.height, tuple(self._info.k)):
+            if not self._said_aligned:
+                self.get_logger().info(f"the pose camera is the depth camera ({depth.frame_id}, "
+                                       f"{info.width}x{info.height}): depth already aligned, nothing to register")
+                self._said_aligned = True
+            return None
+        return PoseCamera(info, self._lookup(info.header.frame_id, depth))
+
+    def _lookup(self, target: str, header: Header) -> Rigid:
+        """header.frame_id -> target at header.stamp, waiting at most tf_timeout; none: SkipFrame (tf)."""
         try:
             t = self._tf_buffer.lookup_transform(target, header.frame_id, Time.from_msg(header.stamp),
                                                  timeout=Duration(seconds=self.config.tf_timeout))
         except TransformException as exc:
             raise SkipFrame("tf", f"{header.frame_id} -> {target} at {stamp_ns(header.stamp)} ns: {exc}") from None
         tr, q = t.transform.translation, t.transform.rotation
-        return Header(stamp=header.stamp, frame_id=target), Rigid((tr.x, tr.y, tr.z), (q.x, q.y, q.z, q.w))
+        return Rigid((tr.x, tr.y, tr.z), (q.x, q.y, q.z, q.w))
+
+    def _output_frame(self, header: Header) -> tuple[Header, Rigid | None]:
+        """The output header (input stamp; target_frame when set) and the transform into it, looked up
+        at the image stamp with a wait of at most tf_timeout (none: SkipFrame, never the latest)."""
+        target = self.config.target_frame
+        if not target or target == header.frame_id:
+            return header, None
+        return Header(stamp=header.stamp, frame_id=target), self._lookup(target, header)
 
     def _new_bodies(self, depth: Image, frame: Frame) -> Frame:
         """The frame without the bodies already published for its stamp (a republished message)."""

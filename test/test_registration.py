@@ -1,0 +1,107 @@
+"""A two-camera rig: 2D poses from a colour camera of another resolution, with an offset extrinsic and
+lens distortion, give the 3D joints of the single (depth) camera within 1 cm (core.registration
+through the one input path)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from refinet_ros.bags.rosbags_codec import CODEC
+from refinet_ros.core.camera import PinholeCamera
+from refinet_ros.core.distortion import Distortion, distort_points
+from refinet_ros.core.pipeline import Pipeline
+from refinet_ros.core.registration import register_depth
+from refinet_ros.core.synth.generate import generate_split
+from refinet_ros.core.transforms import Rigid
+from refinet_ros.frame_input import InputLimits, PoseCamera, SkipFrame, prepare_frame
+from refinet_ros.pose_messages import pose_reader
+
+LIMITS = InputLimits(0.1, 10.0, 8)
+#: A RealSense-like colour camera: 848x480, its own intrinsics and lens, 15 mm beside the depth camera.
+COLOUR = PinholeCamera(610.0, 608.0, 428.5, 241.0, 848, 480)
+LENS = Distortion("plumb_bob", (0.11, -0.24, 0.0008, -0.0012, 0.1))
+COLOUR_FROM_DEPTH = Rigid((-0.015, 0.002, 0.001), tuple(Rotation.from_euler("yx", [1.5, -0.5], degrees=True).as_quat()))
+
+
+@pytest.fixture(scope="module")
+def seq():
+    return generate_split("side", "test", 6, seed=21, stride=1)
+
+
+def _frame(seq, i: int, uv: np.ndarray, pose_camera: PoseCamera | None):
+    hdr = CODEC.header(1, "depth")
+    return prepare_frame(CODEC.depth_image(hdr, seq.depth_m[i], "32FC1"),
+                         CODEC.skeleton2d_array(hdr, ["p"], uv[None], seq.confidence[i][None]),
+                         CODEC.camera_info(hdr, seq.camera), pose_reader("skeleton2d"), LIMITS,
+                         pose_camera=pose_camera)
+
+
+def _colour_info():
+    info = CODEC.camera_info(CODEC.header(1, "colour"), COLOUR)
+    return replace(info, distortion_model=LENS.model, d=np.array(LENS.coeffs))
+
+
+def _lift(frame) -> np.ndarray:
+    return Pipeline().run(frame.depth_m[None], frame.uv, frame.confidence, frame.camera).joints[0]
+
+
+def test_colour_keypoints_give_the_depth_cameras_joints_within_a_centimetre(seq):
+    """Per joint, the rig's 3D against the depth camera's own; as reference, the depth camera against itself
+    with its keypoints moved by up to half a pixel (a joint on a silhouette edge changes depth with one
+    pixel of its window, in any camera): the rig is held to that, and to a sub-millimetre median."""
+    rng = np.random.default_rng(0)
+    errors, jitter = [], []
+    for i in range(len(seq)):
+        aligned_frame = _frame(seq, i, seq.keypoints[i], None)
+        aligned = _lift(aligned_frame)
+        seen = np.isfinite(aligned).all(-1)
+        in_colour = COLOUR_FROM_DEPTH.apply(aligned)                 # the same surface points, colour frame
+        kp = distort_points(COLOUR.project(in_colour), COLOUR, LENS)  # where the colour detector finds them
+        frame = _frame(seq, i, np.where(seen[:, None], kp, np.nan), PoseCamera(_colour_info(), COLOUR_FROM_DEPTH))
+        # the colour camera at the stages' working resolution (fx 610 -> ITOP's 285.7)
+        assert frame.camera == COLOUR.scaled(frame.camera.fx / COLOUR.fx) and frame.depth_m.shape == (225, 397)
+        back = COLOUR_FROM_DEPTH.inverse().apply(_lift(frame))        # into the depth frame again
+        errors.append(np.linalg.norm(back - aligned, axis=-1)[seen])
+        shifted = replace(aligned_frame, uv=aligned_frame.uv + rng.uniform(-0.5, 0.5, aligned_frame.uv.shape))
+        jitter.append(np.linalg.norm(_lift(shifted) - aligned, axis=-1)[seen])
+    errors, jitter = np.concatenate(errors), np.concatenate(jitter)
+    assert errors.size > 60 and np.isfinite(errors).mean() > 0.97
+    errors, jitter = errors[np.isfinite(errors)], jitter[np.isfinite(jitter)]
+    assert np.median(errors) < 0.001
+    assert np.mean(errors < 0.01) >= min(0.95, np.mean(jitter < 0.01) - 0.03) and np.mean(errors < 0.01) > 0.8
+
+
+def test_a_rig_whose_grids_line_up_reproduces_the_depth_camera_exactly(seq):
+    """Registration adds no error of its own: a colour camera whose pixel grid is the depth camera's
+    moved by whole pixels (another principal point, same lens position) gives the same joints."""
+    colour = replace(seq.camera, cx=seq.camera.cx + 7, cy=seq.camera.cy - 3)
+    info = CODEC.camera_info(CODEC.header(1, "colour"), colour)
+    for i in range(3):
+        aligned = _lift(_frame(seq, i, seq.keypoints[i], None))
+        frame = _frame(seq, i, seq.keypoints[i] + [7, -3], PoseCamera(info, Rigid()))
+        np.testing.assert_allclose(_lift(frame), aligned, atol=1e-6)
+
+
+def test_registration_keeps_the_nearest_surface_and_fills_upsampled_pixels():
+    depth_camera = PinholeCamera(100.0, 100.0, 20.0, 15.0, 40, 30)
+    depth = np.full((30, 40), 3.0, np.float32)
+    depth[10:20, 15:25] = 1.5                                          # a box in front of a wall
+    depth[0, :] = np.nan
+    big = depth_camera.scaled(2.0)
+    out = register_depth(depth, depth_camera, big, Rigid())
+    assert out.shape == (60, 80)
+    assert np.isnan(out[:2]).all() and np.isfinite(out[2:]).all()      # 2x2 colour pixels per depth pixel
+    np.testing.assert_allclose(out[20:40, 30:50], 1.5)
+    shifted = register_depth(depth, depth_camera, depth_camera, Rigid((0.3, 0.0, 0.0)))
+    # moved sideways, the near box shifts more than the wall (parallax) and hides what it lands on
+    box = np.argwhere(np.isclose(shifted, 1.5))
+    assert box[:, 1].min() == 15 + 20 and np.isclose(shifted[15, 36], 1.5)
+
+
+def test_a_pose_camera_info_that_never_arrives_is_a_counted_skip(seq):
+    with pytest.raises(SkipFrame) as skip:
+        _frame(seq, 0, seq.keypoints[0], PoseCamera(None, COLOUR_FROM_DEPTH))
+    assert skip.value.reason == "pose_camera_info"
