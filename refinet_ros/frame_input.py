@@ -21,7 +21,7 @@ from .core.pose_input import clean_keypoints, most_confident, unique_names
 from .core.distortion import Distortion, DistortionError, rectify_depth, undistort_points
 from .core.registration import register_depth
 from .core.transforms import Rigid
-from .core.work_resolution import resample_depth, to_working_pixels, working_camera
+from .core.work_resolution import to_working_pixels, working_camera
 from .message_codec import (ImageConversionError, KeypointCountError, camera_from_info, distortion_from_info,
                             image_pixels)
 from .pose_messages import KeypointUnitsError, PoseReader
@@ -83,14 +83,12 @@ def prepare_frame(depth: Any, pose: Any, info: Any | None, reader: PoseReader, l
     """Decode and check depth (sensor_msgs/Image, raw pixels from `to_pixels`), intrinsics (CameraInfo)
     and keypoints (the pose message `reader` reads: see pose_messages); raise SkipFrame on the first
     problem. With `pose_camera` the keypoints are pixels of that camera: the depth is registered into
-    it (core.registration) and the frame, hence the 3D result, is in its optical frame. Frames of
-    high-resolution cameras come out at the stages' working resolution (core.work_resolution)."""
+    it (core.registration), at the stages' working resolution (core.work_resolution), and the frame,
+    hence the 3D result, is in its optical frame."""
     camera, distortion = _camera(info)
     depth_m = _depth(depth, camera, distortion, limits, to_pixels)
-    if pose_camera is None:
-        work = working_camera(camera)
-        depth_m = resample_depth(depth_m, camera, work)
-    else:
+    work = camera                    # the pipeline brings a high-resolution camera to its working resolution
+    if pose_camera is not None:      # registered straight into the working one: no full-resolution image
         if pose_camera.info is None:
             raise SkipFrame("pose_camera_info", "nothing received on the pose camera's camera_info topic")
         depth_camera, (camera, distortion) = camera, _camera(pose_camera.info, "pose_camera_info")
@@ -115,14 +113,13 @@ def prepare_detected_frame(depth: Any, info: Any | None, limits: InputLimits, de
     ((H, W) metres -> (P, 15, 2) ITOP keypoints and (P, 15) confidences). The bodies are untracked:
     empty ids, labelled by their index."""
     camera, distortion = _camera(info)
-    work = working_camera(camera)
-    depth_m = resample_depth(_depth(depth, camera, distortion, limits, to_pixels), camera, work)
+    depth_m = _depth(depth, camera, distortion, limits, to_pixels)
     try:
         uv, conf = detect(depth_m)
     except ValueError as exc:                          # the detector's size rules (at least 16x16)
         raise SkipFrame("detector_size", str(exc)) from None
     uv, conf, cleaned = clean_keypoints(uv, conf)
-    return _bodies(work, depth_m, [""] * len(uv), uv, conf, limits, {"confidence": cleaned})
+    return _bodies(camera, depth_m, [""] * len(uv), uv, conf, limits, {"confidence": cleaned})
 
 
 def _bodies(camera: PinholeCamera, depth_m: np.ndarray, body_ids: list[str], uv: np.ndarray, conf: np.ndarray,

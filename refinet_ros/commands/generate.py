@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..core.camera import PinholeCamera
 from ..core.synth.detector import DEFAULT_PROFILE, PROFILES, RANDOM_FAMILY
 from ..core.synth.generate import DEFAULT_STRIDE, SPLITS, write_split
 from ..core.synth.world import WORLDS
@@ -34,9 +35,23 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="people per frame, at most (default 1: plain ITOP files); more adds people walking through, "
                         "entering, leaving and crossing, labelled in the labels' 'people' group (README: Multi-person "
                         "files)")
+    p.add_argument("--camera", type=camera_arg, metavar="W,H,fx,fy,cx,cy",
+                   help="render another sensor (pixels; default ITOP's Xtion 320,240,285.71,285.71,160,120), "
+                        "e.g. 848,480,430,430,424,240 for a RealSense-like depth stream")
     p.add_argument("--workers", type=int, default=1, help="worker processes (output is identical for any value)")
     p.set_defaults(handler=run_generate)
     return p
+
+
+def camera_arg(text: str) -> PinholeCamera:
+    """W,H,fx,fy,cx,cy -> the camera; anything else is a one-line argparse error."""
+    try:
+        w, h, fx, fy, cx, cy = (float(v) for v in text.split(","))
+        if w != int(w) or h != int(h):
+            raise ValueError("width and height are whole pixels")
+        return PinholeCamera(fx, fy, cx, cy, int(w), int(h))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected W,H,fx,fy,cx,cy (six numbers), got {text!r}: {exc}") from None
 
 
 def run_generate(args: argparse.Namespace) -> int:
@@ -46,6 +61,6 @@ def run_generate(args: argparse.Namespace) -> int:
         for split in SPLITS if args.split == "both" else (args.split,):
             paths = write_split(args.out, view, split, args.frames, args.seed, detector_profile=args.detector,
                                 stride=args.stride, workers=max(1, args.workers), progress=True,
-                                world=args.world, people=args.people)
+                                world=args.world, people=args.people, camera=args.camera)
             print(f"{view}/{split}: " + ", ".join(str(p) for p in paths.values()))
     return 0

@@ -4,6 +4,7 @@ Both the CLI and the ROS node run frames through :class:`Pipeline`; neither adds
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 from .camera import PinholeCamera
 from .lifting import DEFAULT_WINDOW, lift_baseline
 from .pose import PoseState
+from .work_resolution import resample_depth, to_working_pixels, working_camera
 
 STAGE_ORDER = ("A", "B", "C")
 
@@ -58,15 +60,20 @@ class Pipeline:
 
     def run(self, depth_m: np.ndarray, uv: np.ndarray, confidence: np.ndarray,
             camera: PinholeCamera) -> PoseState:
-        """(B, H, W) depth in metres (NaN = no reading), (B, J, 2) keypoints, (B, J) confidence."""
+        """(B, H, W) depth in metres (NaN = no reading), (B, J, 2) keypoints, (B, J) confidence.
+
+        A camera of much higher resolution than the training one runs at the working resolution
+        (core.work_resolution); the result's keypoints are given back in `camera`'s pixels."""
         if depth_m.shape[1:] != (camera.height, camera.width):
             raise ValueError(f"depth is {depth_m.shape[2]}x{depth_m.shape[1]} but the camera is "
                              f"{camera.width}x{camera.height}")
         _check_inputs(depth_m, confidence)
-        state = self.initial_state(depth_m, uv, confidence, camera)
+        work = working_camera(camera)
+        depth_m = resample_depth(depth_m, camera, work)
+        state = self.initial_state(depth_m, to_working_pixels(uv, camera, work), confidence, work)
         for stage in self.stages:
-            state = stage(state, depth_m, camera)
-        return state
+            state = stage(state, depth_m, work)
+        return state if work == camera else replace(state, uv=to_working_pixels(state.uv, work, camera))
 
 
 def _check_inputs(depth_m: np.ndarray, confidence: np.ndarray) -> None:

@@ -25,13 +25,13 @@ def working_camera(camera: PinholeCamera) -> PinholeCamera:
 
 
 def resample_depth(depth_m: np.ndarray, camera: PinholeCamera, work: PinholeCamera) -> np.ndarray:
-    """(H, W) metres of `camera` -> `work`'s image, nearest neighbour."""
+    """(..., H, W) metres of `camera` -> `work`'s image, nearest neighbour."""
     if work == camera:
         return depth_m
     scale = work.fx / camera.fx
     cols = np.clip(np.round((np.arange(work.width) + 0.5) / scale - 0.5), 0, camera.width - 1).astype(int)
     rows = np.clip(np.round((np.arange(work.height) + 0.5) / scale - 0.5), 0, camera.height - 1).astype(int)
-    return depth_m[rows][:, cols]
+    return np.asarray(depth_m)[..., rows, :][..., cols]
 
 
 def to_working_pixels(uv: np.ndarray, camera: PinholeCamera, work: PinholeCamera) -> np.ndarray:

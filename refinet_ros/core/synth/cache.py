@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..camera import PinholeCamera
 from .detector import DEFAULT_PROFILE
 from .generate import DEFAULT_STRIDE, GENERATOR_VERSION, split_prefix, write_split
 from .world import DEFAULT_WORLD
@@ -22,24 +23,29 @@ SPLIT_FILES = {"depth_map": "_depth_map.h5", "labels": "_labels.h5", "pose2d": "
 
 
 def cache_name(kind: str, view: str, split: str, seed: int | str, frames: int, detector: str = DEFAULT_PROFILE,
-               stride: int = DEFAULT_STRIDE, world: str = DEFAULT_WORLD.name) -> str:
+               stride: int = DEFAULT_STRIDE, world: str = DEFAULT_WORLD.name,
+               camera: PinholeCamera | None = None) -> str:
     """The cache entry name of generated data of `kind` ("itop", "joints", "bag", ...); `seed` may be
-    several seeds joined by '-' (data drawn from each); a world other than the default is named."""
+    several seeds joined by '-' (data drawn from each); a world other than the default is named, and
+    so is a camera other than ITOP's."""
     place = "" if world == DEFAULT_WORLD.name else f"_{world}"
+    if camera is not None and camera != PinholeCamera.itop():
+        place += f"_c{camera.width}x{camera.height}f{camera.fx:g}-{camera.fy:g}p{camera.cx:g}-{camera.cy:g}"
     return f"{kind}_{view}_{split}_s{seed}_n{frames}_{detector}_k{stride}{place}_g{GENERATOR_VERSION}"
 
 
 def cached_split(root: str | Path, view: str, split: str, frames: int, seed: int, detector: str = DEFAULT_PROFILE,
                  stride: int = DEFAULT_STRIDE, workers: int = 1, progress: bool = True,
-                 world: str = DEFAULT_WORLD.name) -> dict[str, Path]:
+                 world: str = DEFAULT_WORLD.name, camera: PinholeCamera | None = None) -> dict[str, Path]:
     """The files of a synthetic ITOP split in its folder under `root` (the keys of :data:`SPLIT_FILES`),
-    generated first unless a whole one is there. `detector` is a profile name or the "random" family."""
-    folder = Path(root) / cache_name("itop", view, split, seed, frames, detector, stride, world)
+    generated first unless a whole one is there. `detector` is a profile name or the "random" family;
+    `camera` another sensor (default ITOP's)."""
+    folder = Path(root) / cache_name("itop", view, split, seed, frames, detector, stride, world, camera)
     prefix = split_prefix(folder, view, split)
     paths = {key: prefix.with_name(prefix.name + suffix) for key, suffix in SPLIT_FILES.items()}
     if not _whole(paths, frames):
-        write_split(folder, view, split, frames, seed, detector_profile=detector, stride=stride, workers=workers,
-                    progress=progress, world=world)
+        write_split(folder, view, split, frames, seed, camera=camera, detector_profile=detector, stride=stride,
+                    workers=workers, progress=progress, world=world)
     return paths
 
 
