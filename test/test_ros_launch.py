@@ -76,7 +76,9 @@ def launch():
         spec.loader.exec_module(module)
         description = module.generate_launch_description()
         entities = _entities(description, {})
-        with_detector = _entities(description, {"detector": "depth"})
+        variants = {f"{k}:={v}": _entities(description, {k: v}) for k, v in
+                    (("detector", "depth"), ("camera", "realsense"), ("camera", "zed"))}
+        variants["robot"] = _entities(description, ROBOT)
     finally:
         for name, mod in saved.items():
             if mod is None:
@@ -85,8 +87,14 @@ def launch():
                 sys.modules[name] = mod
     arguments = {e.args[0]: e.kwargs for e in entities if type(e).__name__ == "DeclareLaunchArgument"}
     nodes = {e.kwargs["executable"]: e for e in entities if type(e).__name__ in ("Node", "ComposableNodeContainer")}
-    nodes["detector:=depth"] = next(e for e in with_detector if e.kwargs.get("executable") == "refine_node")
+    for name, variant in variants.items():
+        nodes[name] = next(e for e in variant if e.kwargs.get("executable") == "refine_node")
     return arguments, nodes
+
+
+#: The launch arguments of a robot setup (what the README's "On a robot" lines pass).
+ROBOT = {"namespace": "robot1", "depth": "/cam/depth/image_rect_raw", "camera_info": "/cam/depth/camera_info",
+         "pose": "/detector/skeletons", "use_sim_time": "true", "pose_input": "yolo", "target_frame": "base_link"}
 
 
 def _walk(obj):
@@ -119,6 +127,18 @@ def test_every_launch_configuration_is_a_declared_argument(launch):
     assert used <= set(arguments), f"undeclared: {used - set(arguments)}"
     assert {"config", "namespace", "use_sim_time", "rviz", "depth", "camera_info", "pose"} <= set(arguments)
     assert all(a.get("description") for a in arguments.values())
+
+
+def test_camera_presets_remap_the_drivers_registered_depth(launch):
+    arguments, nodes = launch
+    remaps = {name: dict(nodes[name].kwargs["remappings"])
+              for name in ("refine_node", "camera:=realsense", "camera:=zed")}
+    assert remaps["refine_node"]["camera/depth/image_raw"] == "camera/depth/image_raw"       # itop: the bag topics
+    assert remaps["camera:=realsense"]["camera/depth/image_raw"] == "/camera/camera/aligned_depth_to_color/image_raw"
+    assert remaps["camera:=zed"]["camera/depth/camera_info"] == "/zed/zed_node/depth/camera_info"
+    assert arguments["camera"]["default_value"] == "itop" and "azure" in arguments["camera"]["choices"]
+    robot = dict(nodes["robot"].kwargs["remappings"])
+    assert robot["camera/depth/image_raw"] == ROBOT["depth"]                                  # depth:= wins
 
 
 def test_detector_argument_overrides_the_params_file_only_when_given(launch):
@@ -156,9 +176,8 @@ def test_every_parameter_passed_is_declared_by_the_node(launch, context):
 def test_remaps_rename_the_nodes_real_input_topics(launch, context):
     """Run the node the way launch would (params file, namespace, remaps) and look at its subscriptions."""
     arguments, nodes = launch
-    given = {"namespace": "robot1", "depth": "/cam/depth/image_rect_raw", "camera_info": "/cam/depth/camera_info",
-             "pose": "/detector/skeletons", "use_sim_time": "true"}
-    kw = nodes["refine_node"].kwargs
+    given = ROBOT
+    kw = nodes["robot"].kwargs
     remaps = [(src, resolve(dst, arguments, given)) for src, dst in kw["remappings"]]
     defaults = load_defaults()
     assert sorted(src for src, _ in remaps) == sorted(defaults[p] for p in INPUT_TOPIC_PARAMS)
@@ -171,6 +190,7 @@ def test_remaps_rename_the_nodes_real_input_topics(launch, context):
     try:
         topics = {s.topic_name for s in node.subscriptions}
         assert node.get_parameter("use_sim_time").value is True
+        assert node.config.pose_input == "yolo" and node.config.target_frame == "base_link"
         assert node.get_fully_qualified_name() == "/robot1/refine_node"
     finally:
         node.destroy_node()
