@@ -130,7 +130,8 @@ class Driver:
 
 
 def make_node(context, **params) -> RefineNode:
-    overrides = {"stages": "none", "diagnostics_period": 0.2, "warn_period": 60.0, **params}
+    """Per-frame outputs are compared with the offline pipeline: smoothing is off unless a test asks for it."""
+    overrides = {"stages": "none", "diagnostics_period": 0.2, "warn_period": 60.0, "smoothing": False, **params}
     return RefineNode(namespace=NAMESPACE, context=context,
                       parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()])
 
@@ -296,7 +297,8 @@ def test_yolo_detections_drive_the_node(driver, seq):
     d.send_until(lambda: (depth_msg(seq, 1), info_msg(seq), _yolo_detections(kp, conf, ["7", "0"])),
                  lambda: d.answered() is not None)
     got = d.answered()
-    assert [sk.body_id for sk in got.skeletons] == ["7", ""]
+    tracked, untracked = (sk.body_id for sk in got.skeletons)
+    assert tracked == "7" and len(untracked) == 5 and untracked.isalpha()        # the tracker names the other
     uv, c = get_layout("coco17").to_itop(np.where((conf >= 0.5)[..., None], kp, np.nan), np.where(conf >= 0.5, conf, 0))
     depth = decode_depth(encode_depth(seq.depth_m[1], "16UC1"), "16UC1")
     want = Pipeline().run(np.repeat(depth[None], 2, 0), uv, c, seq.camera).joints
@@ -424,6 +426,33 @@ def test_a_pose_camera_that_is_the_depth_camera_needs_no_registration(driver, se
     d.send_until(frame, lambda: d.answered() is not None)
     assert d.answered().header.frame_id == FRAME_ID
     np.testing.assert_allclose(joints_from_msg(d.answered())[1], offline(seq, 0, Pipeline()), atol=1e-6)
+
+
+def test_two_untracked_people_keep_stable_ids_and_are_listed_on_the_bodies_topic(driver, seq):
+    """Detector ids empty, people listed in either order: each keeps one ROS4HRI-style id over the frames
+    (tracking, smoothing on: the shipped defaults), and refinet/bodies lists exactly those ids."""
+    from refinet_ros.msg import TrackedBodies
+    d = driver(smoothing=True)
+    bodies: list[TrackedBodies] = []
+    d.driver.create_subscription(TrackedBodies, d.node.config.bodies_topic, bodies.append, RELIABLE)
+    rng = np.random.default_rng(4)
+    seen: dict[str, float] = {}
+
+    def frame():
+        kp = np.stack([seq.keypoints[0], seq.keypoints[0] + [90.0, 0.0]]) + rng.normal(0, 0.3, (2, 15, 2))
+        order = rng.permutation(2)
+        pose = CODEC.skeleton2d_array(Header(), ["", ""], kp[order], np.repeat(seq.confidence[0][None], 2, 0))
+        return depth_msg(seq, 0), info_msg(seq), pose
+
+    d.send_until(frame, lambda: len(d.skeletons) >= 12, timeout_s=30.0)
+    for msg in d.skeletons.values():
+        ids, joints = joints_from_msg(msg)
+        assert len(ids) == 2 and all(len(i) == 5 and i.isalpha() for i in ids)
+        for body, person in zip(ids, joints):
+            x = float(np.nanmean(person[:, 0]))
+            assert abs(seen.setdefault(body, x) - x) < 0.2                # one id, one person
+    assert len(seen) == 2
+    assert d.spin_until(lambda: bodies and sorted(bodies[-1].ids) == sorted(seen))
 
 
 # --- bad input: a throttled warning, a counted skip, and the node keeps working -------------------------------
@@ -594,8 +623,9 @@ def test_out_of_range_depth_is_invalid_not_a_far_joint(driver, seq, encoding, fa
 
 
 def test_high_rate_with_lost_depth_frames_pairs_each_pose_with_its_own_image(driver, seq):
-    """60 Hz stamps, every 20th depth image lost, each pose after its image, a generous 20 ms slop."""
-    d = driver(sync_slop=0.02)
+    """60 Hz stamps, every 20th depth image lost, each pose after its image, a generous 20 ms slop. Each
+    pose's id names its frame (tracking off: it would give the one person one stable id)."""
+    d = driver(sync_slop=0.02, tracking=False)
     base = d.next_stamp()
     for i in range(60):
         stamp = base + round(i * 1e9 / 60)
@@ -683,8 +713,9 @@ def test_no_input_is_an_error_and_an_incompatible_publisher_is_reported(driver, 
 # --- the in-process demo graph (player -> refine_node -> live scorer) ----------------------------------------
 def test_demo_graph_scores_what_the_scorer_receives(monkeypatch):
     """Whatever arrived is scored exactly as offline: each received skeleton is the offline pipeline's for
-    that frame, and the reported metrics are the offline metrics of those frames (so a broken pipeline,
-    or a score against the wrong frames, fails however many frames the wire lost)."""
+    that frame (smoothing off: it joins frames), and the reported metrics are the offline metrics of those
+    frames (so a broken pipeline, or a score against the wrong frames, fails however many frames the wire
+    lost)."""
     from refinet_ros.core.metrics import evaluate
     from refinet_ros.ros.demo import graph
     scorers = []
@@ -696,7 +727,8 @@ def test_demo_graph_scores_what_the_scorer_receives(monkeypatch):
 
     monkeypatch.setattr(graph, "LiveScorer", KeptScorer)
     lines = []
-    result = graph.run_demo_graph(frames=45, stages="none", domain_id=1 + DOMAIN_ID % 100, progress=lines.append)
+    result = graph.run_demo_graph(frames=45, stages="none", domain_id=1 + DOMAIN_ID % 100, progress=lines.append,
+                                  params={"smoothing": False})
     assert result["frames_sent"] == 45 and 0 < result["frames_received"] <= 45
     assert result["frames_received"] + result["frames_skipped"] >= 40      # at most a few lost on the wire
     assert 0 < result["p50_ms"] <= result["p95_ms"] <= result["max_ms"] < 1000

@@ -37,7 +37,9 @@ RANGES: dict[str, tuple[float, float, float]] = {
     "sync_queue_size": (1, 1000, 1), "min_range": (0.0, 100.0, 0.0), "max_range": (0.01, 1000.0, 0.0),
     "sync_slop": (1e-6, 10.0, 0.0), "input_timeout": (0.01, 3600.0, 0.0), "marker_lifetime": (0.001, 3600.0, 0.0),
     "measurement_rate": (0.001, 1000.0, 0.0), "diagnostics_period": (0.01, 3600.0, 0.0),
-    "warn_period": (0.01, 3600.0, 0.0), "tf_timeout": (0.0, 10.0, 0.0),
+    "warn_period": (0.01, 3600.0, 0.0), "tf_timeout": (0.0, 10.0, 0.0), "track_gate_m": (0.01, 10.0, 0.0),
+    "track_max_missing_s": (0.01, 60.0, 0.0), "one_euro_min_cutoff": (0.001, 1000.0, 0.0),
+    "one_euro_beta": (0.0, 1000.0, 0.0), "one_euro_d_cutoff": (0.001, 1000.0, 0.0),
 }
 
 
@@ -75,6 +77,14 @@ class NodeConfig:
     publish_tf: bool
     target_frame: str
     tf_timeout: float
+    tracking: bool
+    track_gate_m: float
+    track_max_missing_s: float
+    smoothing: bool
+    one_euro_min_cutoff: float
+    one_euro_beta: float
+    one_euro_d_cutoff: float
+    bodies_topic: str
     publish_measurements: bool
     measurements_topic: str
     measurement_rate: float
@@ -170,7 +180,7 @@ def validate(values: dict[str, Any]) -> NodeConfig:
          f"0 <= min_range < max_range (max_range={values['max_range']!r}), both finite metres")
     need(values["max_bodies"] >= 1, "max_bodies", "an integer >= 1")
     for topic in ("depth_topic", "camera_info_topic", "pose_topic", "output_topic", "markers_topic",
-                  "pose2d_topic", "measurements_topic"):
+                  "pose2d_topic", "measurements_topic", "bodies_topic"):
         need(bool(values[topic].strip()), topic, "a topic name")
     need(values["qos_reliability"] in RELIABILITIES, "qos_reliability", " or ".join(RELIABILITIES))
     need(values["sync_slop"] > 0, "sync_slop", "seconds > 0")
@@ -179,6 +189,11 @@ def validate(values: dict[str, Any]) -> NodeConfig:
         need(values[name] > 0, name, "seconds > 0")
     need(values["measurement_rate"] > 0, "measurement_rate", "Hz > 0")
     need(0 <= values["tf_timeout"] <= 10, "tf_timeout", "seconds in [0, 10]")
+    need(not values["smoothing"] or values["tracking"], "smoothing", "false unless tracking is true (it smooths "
+                                                                     "tracks)")
+    for name in ("track_gate_m", "track_max_missing_s", "one_euro_min_cutoff", "one_euro_d_cutoff"):
+        need(values[name] > 0, name, "a number > 0")
+    need(values["one_euro_beta"] >= 0, "one_euro_beta", "a number >= 0")
     need(values["target_frame"] == values["target_frame"].strip().lstrip("/"), "target_frame",
          "a frame id without spaces or a leading '/', or '' for the optical frame")
     need(values["measurement_model"] == "" or Path(values["measurement_model"]).is_file(), "measurement_model",

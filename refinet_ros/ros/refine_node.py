@@ -23,7 +23,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -39,15 +39,18 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from ..core.camera import PinholeCamera
+from ..core.one_euro import OneEuroParams
+from ..core.tracking import Tracker, TrackerParams
 from ..core.transforms import Rigid
 from ..core.joints import NUM_JOINTS
 from ..core.pipeline import Pipeline
 from ..core.pose import PoseState
 from ..core.models.depth_detector import DepthDetector
 from ..core.weights import build_stages, load_detector
-from ..frame_input import Frame, InputLimits, PoseCamera, SkipFrame, prepare_detected_frame, prepare_frame
+from ..frame_input import (Frame, InputLimits, PoseCamera, SkipFrame, body_labels, prepare_detected_frame,
+                           prepare_frame)
 from ..stamps import stamp_ns
-from ..msg import Skeleton2DArray, Skeleton3DArray
+from ..msg import Skeleton2DArray, Skeleton3DArray, TrackedBodies
 from ..pose_messages import pose_reader
 from .compat import implementations
 from .compat.image import image_to_array
@@ -126,6 +129,15 @@ def pose_message_type(config: NodeConfig) -> type | None:
         raise ConfigError(f"parameter pose_input={config.pose_input}: {package} is not installed ({exc}); install "
                           f"it from its upstream repository, or `make venv` builds a stand-in") from None
     return Skeleton2DArray
+
+
+def make_tracker(config: NodeConfig) -> Tracker | None:
+    """The tracker of the configured ids and smoothing (None with tracking off)."""
+    if not config.tracking:
+        return None
+    euro = OneEuroParams(config.one_euro_min_cutoff, config.one_euro_beta, config.one_euro_d_cutoff,
+                         max_gap_s=config.track_max_missing_s)
+    return Tracker(TrackerParams(config.track_gate_m, config.track_max_missing_s, config.smoothing, euro))
 
 
 def free_device_memory(device: str) -> None:
@@ -218,6 +230,7 @@ class RefineNode(LifecycleNode):
         self._last_diag: dict[str, float] = {}
         self._started = time.monotonic()
         self._pairing = ExactFirstPairing(c.sync_queue_size, c.sync_slop, self._on_pair)
+        self._tracker = make_tracker(c)
         self._worker = LatestWorker(self._refine, lambda _pair: self._skip("busy", "a newer frame arrived"),
                                     name=f"{self.get_name()}_refiner")
         self._create_inputs()
@@ -263,11 +276,12 @@ class RefineNode(LifecycleNode):
         self._pub_markers = self.create_publisher(MarkerArray, c.markers_topic, 10)
         self._pub_pose2d = (self.create_publisher(Skeleton2DArray, c.pose2d_topic, 10) if c.detector == "depth"
                             else None)
+        self._pub_bodies = self.create_publisher(TrackedBodies, c.bodies_topic, 10) if c.tracking else None
         self._pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._tf = TransformBroadcaster(self) if c.publish_tf else None
 
     def _destroy_publishers(self) -> None:
-        for name in ("_pub_skeletons", "_pub_markers", "_pub_pose2d", "_pub_diag"):
+        for name in ("_pub_skeletons", "_pub_markers", "_pub_pose2d", "_pub_bodies", "_pub_diag"):
             if getattr(self, name, None) is not None:
                 self.destroy_publisher(getattr(self, name))
                 setattr(self, name, None)
@@ -422,6 +436,8 @@ class RefineNode(LifecycleNode):
             state = self._run_pipeline(frame)
             if to_output is not None:
                 state = PoseState(state.uv, to_output.apply(state.joints), state.confidence)
+            if self._tracker is not None:
+                frame, state = self._track(header, frame, state)
             self._publish(header, frame, state)
             self.stats.add_published((time.perf_counter() - pair.synced_at) * 1e3)
         except SkipFrame as skip:
@@ -463,6 +479,14 @@ class RefineNode(LifecycleNode):
         if not target or target == header.frame_id:
             return header, None
         return Header(stamp=header.stamp, frame_id=target), self._lookup(target, header)
+
+    def _track(self, header: Header, frame: Frame, state: PoseState) -> tuple[Frame, PoseState]:
+        """Stable ids (and smoothed joints) for the frame's people; the live tracks on bodies_topic."""
+        tracked = self._tracker.update(stamp_ns(header.stamp), frame.body_ids, state.joints)
+        labels, _ = body_labels(tracked.body_ids)
+        self._pub_bodies.publish(TrackedBodies(header=header, ids=self._tracker.tracked))
+        return (replace(frame, body_ids=tracked.body_ids, labels=labels),
+                PoseState(state.uv, tracked.joints, state.confidence))
 
     def _new_bodies(self, depth: Image, frame: Frame) -> Frame:
         """The frame without the bodies already published for its stamp (a republished message)."""

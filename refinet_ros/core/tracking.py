@@ -1,0 +1,142 @@
+"""People over time: stable body ids and smoothed skeletons, frame after frame, in the core.
+
+:class:`Tracker` takes each frame's 3D skeletons with the 2D input's body ids and returns stable ids:
+
+* a skeleton whose detector id belongs to a live track continues it: a detector that tracks keeps
+  its ids, the tracker only fills in;
+* the others (no id, or an id never seen, as from a detector whose ids change every frame) are
+  matched to the remaining live tracks by mean joint distance, optimally (Hungarian method,
+  core.skeleton_matching) and gated by ``gate_m`` plus how far a person can walk in the gap
+  (MAX_SPEED_M_S); unmatched ones start new tracks;
+* a track survives ``max_missing_s`` without a skeleton, then ends; a new person gets a new id, and
+  an id the tracker made is never used again in the run. Tracks of untracked input get ROS4HRI-style
+  ids (five random lowercase letters), tracks of a tracking detector its own id.
+
+With ``smoothing`` each track's joints go through a :class:`~refinet_ros.core.one_euro.OneEuroFilter`
+(reset when the track ends or time jumps). Time is the frames' stamps, never arrival times: a bag
+replayed at any rate gives the same ids and the same joints.
+"""
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .one_euro import OneEuroFilter, OneEuroParams
+from .skeleton_matching import match_skeletons
+
+#: Walking speed a gate allows for on top of gate_m, per second of gap (people rarely run past a robot).
+MAX_SPEED_M_S = 2.0
+#: Length of the ids the tracker makes.
+ID_LENGTH = 5
+
+
+@dataclass(frozen=True)
+class TrackerParams:
+    gate_m: float = 0.5             # mean joint distance within which a skeleton continues a track
+    max_missing_s: float = 1.0      # a track with no skeleton for longer ends
+    smoothing: bool = True
+    one_euro: OneEuroParams = OneEuroParams()
+
+
+@dataclass
+class _Track:
+    body_id: str
+    detector_id: str
+    joints: np.ndarray
+    last_ns: int
+    filter: OneEuroFilter | None
+
+
+@dataclass
+class TrackedFrame:
+    """One frame's output: stable ids (one per input skeleton, in input order) and joints."""
+
+    body_ids: list[str]
+    joints: np.ndarray          # (K, J, 3), smoothed when smoothing is on
+    ended: list[str] = field(default_factory=list)     # tracks that ended at this frame
+
+
+class Tracker:
+    """Stable ids and smoothing over one stream of frames (see the module docstring)."""
+
+    def __init__(self, params: TrackerParams = TrackerParams(), seed: int | None = None) -> None:
+        self.params = params
+        self._rng = np.random.default_rng(seed)
+        self._tracks: dict[str, _Track] = {}
+        self._used: set[str] = set()
+        self._last_ns: int | None = None
+
+    @property
+    def tracked(self) -> list[str]:
+        """Ids of the live tracks (ROS4HRI's /humans/bodies/tracked)."""
+        return sorted(self._tracks)
+
+    def reset(self) -> list[str]:
+        """End every track (time jumped back: a bag looping); returns their ids."""
+        ended = self.tracked
+        self._tracks.clear()
+        self._last_ns = None
+        return ended
+
+    def update(self, stamp_ns: int, detector_ids: list[str], joints: np.ndarray) -> TrackedFrame:
+        """Ids and joints for the (K, J, 3) skeletons of the frame at `stamp_ns`."""
+        joints = np.asarray(joints, dtype=np.float64)
+        if len(detector_ids) != len(joints):
+            raise ValueError(f"{len(detector_ids)} ids for {len(joints)} skeletons")
+        ended = self.reset() if self._last_ns is not None and stamp_ns < self._last_ns else []
+        ended += self._expire(stamp_ns)
+        self._last_ns = stamp_ns
+        assigned: list[str | None] = [None] * len(joints)
+        by_detector = {t.detector_id: t.body_id for t in self._tracks.values() if t.detector_id}
+        for k, did in enumerate(detector_ids):
+            if did and did in by_detector and by_detector[did] not in assigned:
+                assigned[k] = by_detector[did]
+        self._match_rest(stamp_ns, joints, assigned)
+        out = np.empty_like(joints)
+        for k, body in enumerate(assigned):
+            if body is None:
+                body = assigned[k] = self._new_track(detector_ids[k], joints[k])
+            track = self._tracks[body]
+            if detector_ids[k] and detector_ids[k] != track.detector_id and detector_ids[k] not in by_detector:
+                track.detector_id = detector_ids[k]          # the detector renamed it: follow its new id
+            track.joints, track.last_ns = joints[k], stamp_ns
+            out[k] = track.filter(joints[k], stamp_ns) if track.filter is not None else joints[k]
+        return TrackedFrame(list(assigned), out, ended)
+
+    def _expire(self, stamp_ns: int) -> list[str]:
+        gone = [b for b, t in self._tracks.items() if (stamp_ns - t.last_ns) / 1e9 > self.params.max_missing_s]
+        for body in gone:
+            del self._tracks[body]
+        return gone
+
+    def _match_rest(self, stamp_ns: int, joints: np.ndarray, assigned: list[str | None]) -> None:
+        free = [b for b in self._tracks if b not in assigned]
+        todo = [k for k, a in enumerate(assigned) if a is None]
+        if not free or not todo:
+            return
+        gap = max((stamp_ns - min(self._tracks[b].last_ns for b in free)) / 1e9, 0.0)
+        gate = self.params.gate_m + MAX_SPEED_M_S * gap
+        known = np.stack([self._tracks[b].joints for b in free])
+        for i, j in match_skeletons(joints[todo], known, gate):
+            track = self._tracks[free[j]]
+            if (stamp_ns - track.last_ns) / 1e9 * MAX_SPEED_M_S + self.params.gate_m >= \
+                    np.nanmean(np.linalg.norm(joints[todo[i]] - track.joints, axis=-1)):
+                assigned[todo[i]] = free[j]
+
+    def _new_track(self, detector_id: str, joints: np.ndarray) -> str:
+        body = detector_id if detector_id and detector_id not in self._used else self._new_id()
+        self._used.add(body)
+        smooth = OneEuroFilter(self.params.one_euro, joints.shape[0]) if self.params.smoothing else None
+        self._tracks[body] = _Track(body, detector_id, joints, 0, smooth)
+        return body
+
+    def _new_id(self) -> str:
+        while True:
+            body = "".join(self._rng.choice(list(string.ascii_lowercase), ID_LENGTH))
+            if body not in self._used:
+                return body
+
+
+__all__ = ["TrackedFrame", "Tracker", "TrackerParams"]

@@ -1,0 +1,119 @@
+"""core.one_euro and core.tracking: the filter against a hand-computed One-Euro, missing joints, time
+jumps and stamps-only timing; the tracker's ids over gaps, new people, crossings, detector ids."""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+from refinet_ros.core.one_euro import OneEuroFilter, OneEuroParams
+from refinet_ros.core.tracking import Tracker, TrackerParams
+
+MS = 1_000_000
+P = OneEuroParams(min_cutoff=1.0, beta=0.5, d_cutoff=1.0, max_gap_s=0.5)
+
+
+def _hand_one_euro(xs: list[float], dt: float, p: OneEuroParams) -> list[float]:
+    """The paper's algorithm, written out for one coordinate."""
+    a = lambda fc: 1.0 / (1.0 + 1.0 / (2 * math.pi * fc * dt))      # noqa: E731
+    out, x_hat, dx_hat = [xs[0]], xs[0], 0.0
+    for x in xs[1:]:
+        dx_hat = dx_hat + a(p.d_cutoff) * ((x - x_hat) / dt - dx_hat)
+        x_hat = x_hat + a(p.min_cutoff + p.beta * abs(dx_hat)) * (x - x_hat)
+        out.append(x_hat)
+    return out
+
+
+@pytest.mark.parametrize("signal", ["step", "ramp"])
+def test_filter_equals_a_hand_computed_one_euro(signal):
+    xs = [0.0] * 3 + [1.0] * 7 if signal == "step" else [0.05 * k for k in range(10)]
+    f = OneEuroFilter(P, 1)
+    got = [f(np.array([[x, 0.0, 2.0]]), 1000 * MS + k * 33 * MS)[0, 0] for k, x in enumerate(xs)]
+    np.testing.assert_allclose(got, _hand_one_euro(xs, 0.033, P), rtol=0, atol=1e-12)
+    assert 0 < got[3] < 1 if signal == "step" else got[-1] < xs[-1]      # smoothed, causal: lags behind
+
+
+def test_missing_joints_stay_missing_and_restart_fresh():
+    f = OneEuroFilter(P, 2)
+    f(np.array([[0.0, 0, 2], [1.0, 0, 2]]), 0)
+    out = f(np.array([[np.nan, np.nan, np.nan], [1.1, 0, 2]]), 33 * MS)
+    assert np.isnan(out[0]).all() and 1.0 < out[1, 0] < 1.1
+    back = f(np.array([[0.5, 0, 2], [1.1, 0, 2]]), 66 * MS)
+    assert back[0, 0] == 0.5                                      # no stale state blended in
+
+
+@pytest.mark.parametrize("jump_ms", [-33, 0, 600])
+def test_a_time_jump_restarts_the_filter(jump_ms):
+    f = OneEuroFilter(P, 1)
+    f(np.array([[0.0, 0, 2]]), 1000 * MS)
+    f(np.array([[0.1, 0, 2]]), 1033 * MS)
+    assert f(np.array([[1.0, 0, 2]]), (1033 + jump_ms) * MS)[0, 0] == 1.0
+
+
+def test_only_stamps_drive_time_so_any_replay_rate_gives_the_same_output(monkeypatch):
+    rng = np.random.default_rng(0)
+    seq = [(k * 33 * MS, [""], rng.normal([0, 0, 3], 0.01, (1, 15, 3))) for k in range(60)]
+    first = Tracker(seed=1)
+    a = [first.update(*frame).joints for frame in seq]
+    for name in ("time", "monotonic", "perf_counter"):
+        monkeypatch.setattr(time, name, lambda: pytest.fail("the tracker read a clock"))
+    second = Tracker(seed=1)
+    b = [second.update(*frame).joints for frame in seq]              # e.g. a bag at 2x: same stamps, sooner
+    np.testing.assert_array_equal(np.stack(a), np.stack(b))
+
+
+def _person(x: float, rng=None) -> np.ndarray:
+    base = np.stack([np.full(15, x), np.linspace(-0.8, 0.8, 15), np.full(15, 3.0)], -1)
+    return base if rng is None else base + rng.normal(0, 0.01, base.shape)
+
+
+def test_ids_are_stable_over_gaps_new_people_get_new_ids_and_ids_are_never_reused():
+    tr = Tracker(TrackerParams(max_missing_s=0.5, smoothing=False), seed=3)
+    a = tr.update(0, [""], _person(0.0)[None]).body_ids[0]
+    assert len(a) == 5 and a.isalpha() and a.islower()               # ROS4HRI-style
+    assert tr.update(33 * MS, [""], _person(0.02)[None]).body_ids == [a]
+    assert tr.update(400 * MS, [""], _person(0.1)[None]).body_ids == [a]          # a 0.37 s gap: same person
+    two = tr.update(433 * MS, ["", ""], np.stack([_person(0.1), _person(1.5)])).body_ids
+    assert two[0] == a and two[1] not in (a, "")                                   # someone new
+    ended = tr.update(1500 * MS, [""], _person(0.1)[None])                          # both gone for > 0.5 s
+    assert set(ended.ended) == {a, two[1]} and ended.body_ids[0] not in (a, two[1])
+    assert tr.tracked == [ended.body_ids[0]]
+
+
+def test_two_people_crossing_keep_their_ids():
+    """Walking past each other 0.3 m apart in depth, 1 m/s each, 30 Hz: no identity switch."""
+    rng = np.random.default_rng(5)
+    tr = Tracker(TrackerParams(smoothing=False), seed=0)
+    ids = None
+    for k in range(90):
+        x = -1.5 + k / 30.0
+        left, right = _person(x, rng), _person(-x, rng)
+        right[:, 2] += 0.3
+        order = [0, 1] if k % 2 else [1, 0]                          # the detector lists them in any order
+        people = np.stack([left, right])[order]
+        got = tr.update(k * 33 * MS, ["", ""], people).body_ids
+        got = [got[order.index(0)], got[order.index(1)]]
+        assert ids is None or got == ids
+        ids = got
+
+
+def test_a_tracking_detectors_ids_are_kept_and_changing_ones_are_replaced_by_stable_ones():
+    tr = Tracker(TrackerParams(smoothing=False), seed=0)
+    assert tr.update(0, ["7", "9"], np.stack([_person(0.0), _person(2.0)])).body_ids == ["7", "9"]
+    assert tr.update(33 * MS, ["9", "7"], np.stack([_person(2.0), _person(0.0)])).body_ids == ["9", "7"]
+    churn = Tracker(TrackerParams(smoothing=False), seed=0)
+    first = churn.update(0, ["0a"], _person(0.0)[None]).body_ids
+    for k in range(1, 10):                                          # a new detector id every frame
+        assert churn.update(k * 33 * MS, [f"{k}a"], _person(0.01 * k)[None]).body_ids == first
+
+
+def test_smoothing_cuts_jitter_of_a_still_person():
+    rng = np.random.default_rng(2)
+    frames = [_person(0.0, rng) for _ in range(90)]
+    tr = Tracker(TrackerParams(smoothing=True), seed=0)
+    out = np.stack([tr.update(k * 33 * MS, [""], f[None]).joints[0] for k, f in enumerate(frames)])
+    raw = np.stack(frames)
+    acc = lambda x: np.sqrt(np.mean(np.diff(x, 2, axis=0) ** 2))   # noqa: E731
+    assert acc(out[10:]) < acc(raw[10:]) / 2
