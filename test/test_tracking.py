@@ -117,3 +117,62 @@ def test_smoothing_cuts_jitter_of_a_still_person():
     raw = np.stack(frames)
     acc = lambda x: np.sqrt(np.mean(np.diff(x, 2, axis=0) ** 2))   # noqa: E731
     assert acc(out[10:]) < acc(raw[10:]) / 2
+
+
+def test_frame_order_from_the_meta_file_or_the_ids(tmp_path):
+    from refinet_ros.core.sequences import SequenceOrderError, frame_times, jitter, smooth_sequences
+    t = frame_times(np.array(["04_00012", "04_00010", "05_00011", "04_00011"]))
+    assert list(t.sequence) == [4, 4, 5, 4] and list(t.stamp_ns // MS) == [400, 333, 366, 366]
+    meta = tmp_path / "m_meta.npz"
+    np.savez(meta, ids=np.array([b"a", b"b"]), clip=np.array([3, 3]), frame30=np.array([7, 8]))
+    assert list(frame_times(np.array(["b", "a"]), meta).stamp_ns // MS) == [266, 233]
+    with pytest.raises(SequenceOrderError, match="order in time"):
+        frame_times(np.array(["frame7"]))
+    rng = np.random.default_rng(1)
+    ids = np.array([f"00_{k:05d}" for k in range(40)])[rng.permutation(40)]      # any file order
+    times = frame_times(ids)
+    truth = _person(0.0)[None].repeat(40, 0)
+    noisy = truth + rng.normal(0, 0.01, truth.shape)
+    smooth = smooth_sequences(noisy, times, P)
+    assert jitter(smooth, times) < jitter(noisy, times) / 2 and jitter(truth, times) == 0.0
+    order = np.argsort(ids)
+    f = OneEuroFilter(P, 15)
+    np.testing.assert_allclose(smooth[order], np.stack([f(noisy[k], int(times.stamp_ns[k])) for k in order]))
+
+
+def test_eval_and_bag_refine_smooth_with_the_nodes_filter(tmp_path):
+    """`eval --smooth` (A+B+C) on a continuous sequence cuts the jitter and keeps mAP; `bag refine --smooth`
+    keeps the detector's ids and writes smoothed joints."""
+    import json
+    import subprocess
+    import sys
+    from refinet_ros.bags import layout as L
+    from refinet_ros.bags.bagio import open_bag, read_messages
+    from refinet_ros.message_codec import joints_from_msg
+    run = lambda *a: subprocess.run([sys.executable, "-m", "refinet_ros.cli", *a], capture_output=True,   # noqa: E731
+                                    text=True, timeout=600)
+    assert run("generate", "--out", str(tmp_path / "seq"), "--frames", "90", "--stride", "1", "--seed", "9",
+               "--split", "test").returncode == 0
+    d = tmp_path / "seq" / "ITOP_side_test_"
+    results = {}
+    for flag in ("", "--smooth"):
+        done = run("eval", "--depth", f"{d}depth_map.h5", "--labels", f"{d}labels.h5", "--pose2d", f"{d}pose2d.npz",
+                   "--no-progress", "--json", str(tmp_path / f"r{flag}.json"),
+                   *([flag] if flag else []))
+        assert done.returncode == 0, done.stderr[-1500:]
+        results[flag] = json.loads((tmp_path / f"r{flag}.json").read_text())
+    assert results["--smooth"]["jitter_m_s2"] < results[""]["jitter_m_s2"] / 2
+    assert results["--smooth"]["mAP"] > results[""]["mAP"] - 0.01
+    assert run("bag", "synth", str(tmp_path / "b"), "--frames", "40", "--no-progress").returncode == 0
+    for flag in ("", "--smooth"):
+        done = run("bag", "refine", str(tmp_path / "b"), str(tmp_path / f"out{flag}"), "--stages", "none",
+                   "--no-progress", *([flag] if flag else []))
+        assert done.returncode == 0, done.stderr[-1500:]
+    outs = {}
+    for flag in ("", "--smooth"):
+        with open_bag(tmp_path / f"out{flag}") as bag:
+            conns = [c for c in bag.connections if c.topic == L.REFINED_TOPIC]
+            outs[flag] = [joints_from_msg(m) for _, _, m, _ in read_messages(bag, conns, {L.REFINED_TOPIC})]
+    assert [i for i, _ in outs[""]] == [i for i, _ in outs["--smooth"]]            # detector ids kept
+    raw, smooth = (np.concatenate([j for _, j in outs[f]]) for f in ("", "--smooth"))
+    assert not np.allclose(raw[5:], smooth[5:], equal_nan=True) and np.nanmedian(np.abs(raw - smooth)) < 0.02

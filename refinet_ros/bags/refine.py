@@ -24,6 +24,7 @@ from ..core.camera import PinholeCamera
 from ..core.joints import NUM_JOINTS
 from ..core.pipeline import Pipeline, stages_label
 from ..frame_input import Detect, Frame, InputLimits, SkipFrame, prepare_detected_frame, prepare_frame
+from ..core.tracking import Tracker
 from ..pose_messages import BodyGatherer, PoseReader, pose_reader
 from ..stamps import stamp_ns
 from . import layout as L
@@ -107,8 +108,9 @@ def hri_body_topics(bag: Any, prefix: str) -> dict[str, str]:
 class _Batcher:
     """Collects checked frames and refines them in batches of one camera."""
 
-    def __init__(self, pipeline: Pipeline, batch_size: int, emit: Callable[[int, Any], None]) -> None:
-        self.pipeline, self.batch_size, self.emit = pipeline, batch_size, emit
+    def __init__(self, pipeline: Pipeline, batch_size: int, emit: Callable[[int, Any], None],
+                 tracker: Tracker | None = None) -> None:
+        self.pipeline, self.batch_size, self.emit, self.tracker = pipeline, batch_size, emit, tracker
         self.frames: list[_Frame] = []
 
     @property
@@ -135,7 +137,11 @@ class _Batcher:
             joints, conf = state.joints, state.confidence
         bounds = np.cumsum([0, *counts])
         for f, a, b in zip(self.frames, bounds[:-1], bounds[1:]):
-            self.emit(f.log_ns, CODEC.skeleton3d_array(f.header, f.frame.body_ids, joints[a:b], conf[a:b]))
+            ids, body = f.frame.body_ids, joints[a:b]
+            if self.tracker is not None:            # frames go out in stamp order: the node's tracking
+                tracked = self.tracker.update(stamp_ns(f.header.stamp), ids, body)
+                ids, body = tracked.body_ids, tracked.joints
+            self.emit(f.log_ns, CODEC.skeleton3d_array(f.header, ids, body, conf[a:b]))
         self.frames = []
 
 
@@ -159,12 +165,14 @@ class _OrderedOutput:
 def refine_bag(src: Path, dst: Path, pipeline: Pipeline, reader: PoseReader | None = None,
                batch_size: int = DEFAULT_BATCH, storage: str = "mcap", progress: bool = True,
                limits: InputLimits = InputLimits(0.0, np.inf, 1000), detect: Detect | None = None,
-               pose_topic: str = L.POSE2D_TOPIC, hri_prefix: str = "/humans/bodies") -> RefineReport:
+               pose_topic: str = L.POSE2D_TOPIC, hri_prefix: str = "/humans/bodies",
+               tracker: Tracker | None = None) -> RefineReport:
     """Write `dst` = `src` + /refinet/skeletons (replacing any already there). `reader` says what the
     2D poses are (pose_messages.pose_reader; default our Skeleton2DArray): skeleton2d and yolo read
     `pose_topic`, hri every ``<hri_prefix>/<id>/skeleton2d`` topic, gathered per stamp. `limits` are
     the node's min_range / max_range / max_bodies. With `detect` (the depth-image detector, as the
-    node's ``detector: depth``) the 2D poses come from each depth image and no pose topic is needed."""
+    node's ``detector: depth``) the 2D poses come from each depth image and no pose topic is needed.
+    With `tracker` (core.tracking) the skeletons get the node's stable ids and smoothing."""
     reader = reader or pose_reader("skeleton2d")
     report, pairer, started = RefineReport(), _Pairer(), time.perf_counter()
     label = stages_label(pipeline.names)
@@ -185,7 +193,7 @@ def refine_bag(src: Path, dst: Path, pipeline: Pipeline, reader: PoseReader | No
                 report.frames += 1
                 report.skeletons += len(msg.skeletons)
 
-            batcher = _Batcher(pipeline, batch_size, emit)
+            batcher = _Batcher(pipeline, batch_size, emit, tracker)
 
             def refine(pair: tuple[int, Any, Any]) -> None:
                 paired_ns, depth, pose = pair

@@ -12,6 +12,7 @@ from ..frame_input import InputLimits
 from ..pose_messages import POSE_INPUTS, pose_reader
 from ..core.layouts import LAYOUTS
 from ..core.metrics import format_table
+from ..core.tracking import Tracker, TrackerParams
 from ..core.pipeline import parse_stages, stages_label
 from ..core.synth.detector import DEFAULT_PROFILE, PROFILES
 from ..core.synth.generate import SPLITS
@@ -86,6 +87,9 @@ def _refine(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--detector", choices=("topic", "depth"), default="topic",
                    help="topic: the bag's /pose2d; depth: detect the 2D poses on each depth image (the node's "
                         "detector: depth; /pose2d not needed; the detector's weights come from --weights)")
+    p.add_argument("--smooth", action="store_true",
+                   help="the node's tracking and One-Euro smoothing (config/refinet.yaml's constants): stable ids, "
+                        "smoothed joints, driven by the header stamps")
     p.add_argument("--batch-size", type=int, default=64, help="frames per pipeline run")
     limits = read_node_parameters()
     p.add_argument("--min-range", type=float, default=limits["min_range"],
@@ -159,7 +163,9 @@ def run_refine(args: argparse.Namespace) -> int:
         detect = load_detector(view, args.weights).keypoints
     report = refine_bag(args.src, args.out, pipeline, pose_reader(args.pose_input, args.keypoint_layout),
                         args.batch_size, args.storage, progress=not args.no_progress, limits=limits, detect=detect,
-                        pose_topic=args.pose_topic, hri_prefix=args.hri_prefix)
+                        pose_topic=args.pose_topic, hri_prefix=args.hri_prefix,
+                        tracker=Tracker(TrackerParams.from_config(read_node_parameters(), smoothing=True))
+                        if args.smooth else None)
     print(f"wrote {args.out}: {report.frames} frames, {report.skeletons} skeletons refined with "
           f"{stages_label(stages)} in {report.seconds:.1f} s ({report.fps:.0f} frames/s)")
     if report.unmatched_depth or report.unmatched_pose2d:

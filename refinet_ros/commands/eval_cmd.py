@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config_file import read_node_parameters
 from ..core.camera import PinholeCamera
+from ..core.tracking import TrackerParams
 from ..core.score_files import EvalRun, evaluate_files
 from ..core.itop import DepthFile
 from ..core.metrics import format_table
@@ -38,9 +40,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--png", type=Path, help="write frames + per-joint error chart here "
                                                 "(default: next to --json, else none)")
         p.add_argument("--intrinsics", type=_intrinsics, help="fx,fy,cx,cy (default: ITOP Xtion)")
+        p.add_argument("--smooth", action="store_true",
+                       help="One-Euro filter the joints along each sequence in time, with the node's constants "
+                            "(needs the frame order: --meta, or SS_FFFFF ids)")
+        p.add_argument("--meta", type=Path, help="the generator's _meta.npz (frame order in time; default: the "
+                                                 "one next to --labels, if any)")
         p.add_argument("--batch-size", type=int, default=256, help="frames per pipeline run")
         p.add_argument("--no-progress", action="store_true")
         p.set_defaults(handler=run)
+
+
+def _sibling_meta(labels: Path) -> Path | None:
+    """ITOP_side_test_labels.h5 -> ITOP_side_test_meta.npz when it exists."""
+    meta = labels.with_name(labels.name.replace("_labels.h5", "_meta.npz"))
+    return meta if meta != labels and meta.is_file() else None
 
 
 def _intrinsics(text: str) -> tuple[float, float, float, float]:
@@ -54,8 +67,11 @@ def run(args: argparse.Namespace) -> int:
     stages = parse_stages(getattr(args, "stages", "none"))
     pipeline = build_pipeline(stages, args.view, (args.depth, args.labels), getattr(args, "int8", False),
                               getattr(args, "weights", None))
+    meta = args.meta or _sibling_meta(args.labels)
     run_ = evaluate_files(args.depth, args.labels, pipeline, args.pose2d, args.intrinsics,
-                          args.batch_size, progress=not args.no_progress)
+                          args.batch_size, progress=not args.no_progress,
+                          smooth=TrackerParams.from_config(read_node_parameters()).one_euro if args.smooth else None,
+                          meta_path=meta)
     label = stages_label(stages)
     print(format_table(run_.result, f"{label} on {args.labels.name}"))
     result = {"stages": label, "depth": str(args.depth), "labels": str(args.labels),

@@ -14,7 +14,9 @@ from tqdm import tqdm
 from .camera import PinholeCamera
 from .itop import DepthFile, ItopLabels, Pose2D, check_pair, read_labels, read_pose2d
 from .metrics import evaluate
+from .one_euro import OneEuroParams
 from .pipeline import Pipeline, stages_label
+from .sequences import FrameTimes, SequenceOrderError, frame_times, jitter, smooth_sequences
 
 
 @dataclass
@@ -45,10 +47,14 @@ def valid_frames(depth: DepthFile, labels_path: str | Path,
 def evaluate_files(depth_path: str | Path, labels_path: str | Path, pipeline: Pipeline,
                    pose2d_path: str | Path | None = None,
                    intrinsics: tuple[float, float, float, float] | None = None,
-                   batch_size: int = 256, progress: bool = True) -> EvalRun:
+                   batch_size: int = 256, progress: bool = True, smooth: OneEuroParams | None = None,
+                   meta_path: str | Path | None = None) -> EvalRun:
     """Score `pipeline` on the valid frames of an ITOP file pair.
 
-    Without `pose2d_path` the labels' image_coordinates are the 2D input (confidence 1).
+    Without `pose2d_path` the labels' image_coordinates are the 2D input (confidence 1). With `smooth`
+    the predictions are One-Euro filtered along each sequence in time (core.sequences: the frame order
+    of `meta_path`, a generator's _meta.npz, else of the ids). The result holds ``jitter_m_s2`` (RMS
+    joint acceleration over consecutive frames) whenever the frame order is known.
     """
     with DepthFile(depth_path) as depth:
         valid_idx, valid, pose2d = valid_frames(depth, labels_path, pose2d_path)
@@ -61,5 +67,21 @@ def evaluate_files(depth_path: str | Path, labels_path: str | Path, pipeline: Pi
             pred[pos] = state.joints
             bar.update(len(pos))
         bar.close()
-    return EvalRun(evaluate(pred, valid.joints), valid, pose2d, pred)
+    times = _frame_times(valid.ids, meta_path, required=smooth is not None)
+    if smooth is not None:
+        pred = smooth_sequences(pred, times, smooth)
+    result = evaluate(pred, valid.joints)
+    if times is not None:
+        result["jitter_m_s2"] = jitter(pred, times)
+        result["truth_jitter_m_s2"] = jitter(valid.joints, times)
+    return EvalRun(result, valid, pose2d, pred)
+
+
+def _frame_times(ids: np.ndarray, meta_path: str | Path | None, required: bool) -> FrameTimes | None:
+    try:
+        return frame_times(ids, meta_path)
+    except SequenceOrderError:
+        if required:
+            raise
+        return None
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -38,6 +39,15 @@ class TrackerParams:
     max_missing_s: float = 1.0      # a track with no skeleton for longer ends
     smoothing: bool = True
     one_euro: OneEuroParams = OneEuroParams()
+
+    @classmethod
+    def from_config(cls, values: Mapping[str, Any], smoothing: bool | None = None) -> "TrackerParams":
+        """From refine_node's parameters (config/refinet.yaml keys), so that the node, ``bag refine
+        --smooth`` and ``eval --smooth`` filter alike; `smoothing` overrides the config's."""
+        euro = OneEuroParams(values["one_euro_min_cutoff"], values["one_euro_beta"], values["one_euro_d_cutoff"],
+                             max_gap_s=values["track_max_missing_s"])
+        return cls(values["track_gate_m"], values["track_max_missing_s"],
+                   values["smoothing"] if smoothing is None else smoothing, euro)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -39,7 +39,6 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from ..core.camera import PinholeCamera
-from ..core.one_euro import OneEuroParams
 from ..core.tracking import Tracker, TrackerParams
 from ..core.transforms import Rigid
 from ..core.joints import NUM_JOINTS
@@ -133,11 +132,7 @@ def pose_message_type(config: NodeConfig) -> type | None:
 
 def make_tracker(config: NodeConfig) -> Tracker | None:
     """The tracker of the configured ids and smoothing (None with tracking off)."""
-    if not config.tracking:
-        return None
-    euro = OneEuroParams(config.one_euro_min_cutoff, config.one_euro_beta, config.one_euro_d_cutoff,
-                         max_gap_s=config.track_max_missing_s)
-    return Tracker(TrackerParams(config.track_gate_m, config.track_max_missing_s, config.smoothing, euro))
+    return Tracker(TrackerParams.from_config(asdict(config))) if config.tracking else None
 
 
 def free_device_memory(device: str) -> None:
