@@ -40,6 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_ablation)
     from .bench_bags import add_bags_parser
     from .bench_cameras import add_cameras_parser
+    from .bench_tracking import add_tracking_parser
     from .bench_detector import add_detector_bench_parser
     from .bench_detectors import add_detectors_parser
     from .bench_finetune import add_finetune_parser
@@ -54,6 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_finetune_parser(kinds)
     add_detector_bench_parser(kinds)
     add_cameras_parser(kinds)
+    add_tracking_parser(kinds)
 
 
 def _common(p: argparse.ArgumentParser, default_json: Path | None) -> None:

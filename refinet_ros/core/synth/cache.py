@@ -24,28 +24,31 @@ SPLIT_FILES = {"depth_map": "_depth_map.h5", "labels": "_labels.h5", "pose2d": "
 
 def cache_name(kind: str, view: str, split: str, seed: int | str, frames: int, detector: str = DEFAULT_PROFILE,
                stride: int = DEFAULT_STRIDE, world: str = DEFAULT_WORLD.name,
-               camera: PinholeCamera | None = None) -> str:
+               camera: PinholeCamera | None = None, people: int = 1) -> str:
     """The cache entry name of generated data of `kind` ("itop", "joints", "bag", ...); `seed` may be
     several seeds joined by '-' (data drawn from each); a world other than the default is named, and
-    so is a camera other than ITOP's."""
+    so are a camera other than ITOP's and more than one person."""
     place = "" if world == DEFAULT_WORLD.name else f"_{world}"
     if camera is not None and camera != PinholeCamera.itop():
         place += f"_c{camera.width}x{camera.height}f{camera.fx:g}-{camera.fy:g}p{camera.cx:g}-{camera.cy:g}"
+    if people > 1:
+        place += f"_p{people}"
     return f"{kind}_{view}_{split}_s{seed}_n{frames}_{detector}_k{stride}{place}_g{GENERATOR_VERSION}"
 
 
 def cached_split(root: str | Path, view: str, split: str, frames: int, seed: int, detector: str = DEFAULT_PROFILE,
                  stride: int = DEFAULT_STRIDE, workers: int = 1, progress: bool = True,
-                 world: str = DEFAULT_WORLD.name, camera: PinholeCamera | None = None) -> dict[str, Path]:
+                 world: str = DEFAULT_WORLD.name, camera: PinholeCamera | None = None,
+                 people: int = 1) -> dict[str, Path]:
     """The files of a synthetic ITOP split in its folder under `root` (the keys of :data:`SPLIT_FILES`),
     generated first unless a whole one is there. `detector` is a profile name or the "random" family;
-    `camera` another sensor (default ITOP's)."""
-    folder = Path(root) / cache_name("itop", view, split, seed, frames, detector, stride, world, camera)
+    `camera` another sensor (default ITOP's); `people` > 1 adds walkers (core.synth.walkers)."""
+    folder = Path(root) / cache_name("itop", view, split, seed, frames, detector, stride, world, camera, people)
     prefix = split_prefix(folder, view, split)
     paths = {key: prefix.with_name(prefix.name + suffix) for key, suffix in SPLIT_FILES.items()}
     if not _whole(paths, frames):
         write_split(folder, view, split, frames, seed, camera=camera, detector_profile=detector, stride=stride,
-                    workers=workers, progress=progress, world=world)
+                    workers=workers, progress=progress, world=world, people=people)
     return paths
 
 

@@ -5,7 +5,9 @@ slot holds a *walker*: the person of another generated stream, cut out by its se
 sideways so that its torso follows a straight walk across the image at 0.4-1.4 m/s, and z-tested
 in (see :mod:`.crowd`): people cross in front of and behind each other and occlude each other.
 A walker enters from one side, leaves at the other, waits 0.3-2 s and comes back as a *new* person
-(a new track id), so sequences have people entering, leaving and crossing. Everything is driven by
+(a new track id), so sequences have people entering, leaving and crossing. When a walker's source
+stream moves on to its next clip, the person shown changes there (another subject and pose): that is
+a new track id too, as for person 0 at its clip boundaries. Everything is driven by
 the frame count at the split's stride, so a sequence is the same for any ``workers``.
 """
 from __future__ import annotations
@@ -78,6 +80,7 @@ class _Walker:
     direction: float = 1.0
     speed: float = 1.0        # m/s
     away: int = 0             # frames left before coming back
+    clip: int = -1            # the source clip it shows (another clip is another person)
 
 
 @dataclass
@@ -142,6 +145,8 @@ class WalkerScene:
             sizes.append(0)
             if walker.track < 0:
                 continue
+            if int(part.clip[i]) != walker.clip:       # the source moved on to another clip: another person
+                walker.track, walker.clip = self._new_track(), int(part.clip[i])
             du = int(round(walker.u - part.uv[i, TORSO, 0]))
             mask, moved = shifted(part.segmentation[i] >= 0, np.nan_to_num(part.depth_m[i], nan=np.inf), du)
             nearer = mask & (moved < depth)
