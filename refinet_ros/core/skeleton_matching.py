@@ -13,22 +13,29 @@ from scipy.optimize import linear_sum_assignment
 _NO_PAIR = 1e6
 
 
-def skeleton_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(M, K) mean joint distance, metres, of (M, J, 3) and (K, J, 3) skeletons; inf without a common joint."""
+def skeleton_distances(a: np.ndarray, b: np.ndarray, median: bool = False) -> np.ndarray:
+    """(M, K) mean (or median: a few badly placed joints do not count) joint distance, metres, of
+    (M, J, 3) and (K, J, 3) skeletons; inf without a common joint."""
     d = np.linalg.norm(np.asarray(a, float)[:, None] - np.asarray(b, float)[None], axis=-1)   # (M, K, J)
     finite = np.isfinite(d)
     with np.errstate(invalid="ignore"):
-        mean = np.where(finite, d, 0.0).sum(-1) / finite.sum(-1)
-    return np.where(finite.any(-1), mean, np.inf)
+        if median:
+            centre = np.nanmedian(np.where(finite, d, np.nan), axis=-1) if d.size else d.sum(-1)
+        else:
+            centre = np.where(finite, d, 0.0).sum(-1) / finite.sum(-1)
+    return np.where(finite.any(-1), centre, np.inf)
 
 
-def match_skeletons(a: np.ndarray, b: np.ndarray, gate_m: float) -> list[tuple[int, int]]:
-    """Pairs (i, j) of skeletons a[i], b[j] whose mean joint distance is under `gate_m`, minimising the total."""
+def match_skeletons(a: np.ndarray, b: np.ndarray, gate_m: float | np.ndarray,
+                    median: bool = False) -> list[tuple[int, int]]:
+    """Pairs (i, j) of skeletons a[i], b[j] whose joint distance is under `gate_m` (one gate, or one per
+    b[j]), minimising the total."""
     if len(a) == 0 or len(b) == 0:
         return []
-    cost = skeleton_distances(a, b)
+    cost = skeleton_distances(a, b, median)
+    gate_m = np.broadcast_to(np.asarray(gate_m, float), (len(b),))[None]
     rows, cols = linear_sum_assignment(np.where(cost < gate_m, cost, _NO_PAIR))
-    return [(int(i), int(j)) for i, j in zip(rows, cols) if cost[i, j] < gate_m]
+    return [(int(i), int(j)) for i, j in zip(rows, cols) if cost[i, j] < gate_m[0, j]]
 
 
 __all__ = ["match_skeletons", "skeleton_distances"]

@@ -5,9 +5,10 @@
 * a skeleton whose detector id belongs to a live track continues it: a detector that tracks keeps
   its ids, the tracker only fills in;
 * the others (no id, or an id never seen, as from a detector whose ids change every frame) are
-  matched to the remaining live tracks by mean joint distance, optimally (Hungarian method,
-  core.skeleton_matching) and gated by ``gate_m`` plus how far a person can walk in the gap
-  (MAX_SPEED_M_S); unmatched ones start new tracks;
+  matched to the remaining live tracks, each moved on at its own walking velocity to the frame's
+  stamp, by median joint distance (a few joints lifted onto an occluder do not count), optimally
+  (Hungarian method, core.skeleton_matching) and gated by ``gate_m`` plus how far a person can walk
+  in the gap (MAX_SPEED_M_S); unmatched ones start new tracks;
 * a track survives ``max_missing_s`` without a skeleton, then ends; a new person gets a new id, and
   an id the tracker made is never used again in the run. Tracks of untracked input get ROS4HRI-style
   ids (five random lowercase letters), tracks of a tracking detector its own id.
@@ -57,6 +58,21 @@ class _Track:
     joints: np.ndarray
     last_ns: int
     filter: OneEuroFilter | None
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))    # m/s of the skeleton's centre
+
+    def predicted(self, stamp_ns: int) -> np.ndarray:
+        """The skeleton moved on at its velocity to `stamp_ns` (people walk on while occluded or crossing)."""
+        return self.joints + self.velocity * max((stamp_ns - self.last_ns) / 1e9, 0.0)
+
+    def moved_to(self, joints: np.ndarray, stamp_ns: int) -> None:
+        dt = (stamp_ns - self.last_ns) / 1e9
+        if 0 < dt <= 0.5 and np.isfinite(joints).any() and np.isfinite(self.joints).any():
+            step = (np.nanmedian(joints, 0) - np.nanmedian(self.joints, 0)) / dt
+            if np.isfinite(step).all():
+                v = 0.5 * self.velocity + 0.5 * step
+                speed = np.linalg.norm(v)
+                self.velocity = v if speed <= MAX_SPEED_M_S else v * (MAX_SPEED_M_S / speed)
+        self.joints, self.last_ns = joints, stamp_ns
 
 
 @dataclass
@@ -111,7 +127,7 @@ class Tracker:
             track = self._tracks[body]
             if detector_ids[k] and detector_ids[k] != track.detector_id and detector_ids[k] not in by_detector:
                 track.detector_id = detector_ids[k]          # the detector renamed it: follow its new id
-            track.joints, track.last_ns = joints[k], stamp_ns
+            track.moved_to(joints[k], stamp_ns)
             out[k] = track.filter(joints[k], stamp_ns) if track.filter is not None else joints[k]
         return TrackedFrame(list(assigned), out, ended)
 
@@ -126,14 +142,12 @@ class Tracker:
         todo = [k for k, a in enumerate(assigned) if a is None]
         if not free or not todo:
             return
-        gap = max((stamp_ns - min(self._tracks[b].last_ns for b in free)) / 1e9, 0.0)
-        gate = self.params.gate_m + MAX_SPEED_M_S * gap
-        known = np.stack([self._tracks[b].joints for b in free])
-        for i, j in match_skeletons(joints[todo], known, gate):
-            track = self._tracks[free[j]]
-            if (stamp_ns - track.last_ns) / 1e9 * MAX_SPEED_M_S + self.params.gate_m >= \
-                    np.nanmean(np.linalg.norm(joints[todo[i]] - track.joints, axis=-1)):
-                assigned[todo[i]] = free[j]
+        tracks = [self._tracks[b] for b in free]
+        predicted = np.stack([t.predicted(stamp_ns) for t in tracks])
+        gates = np.array([self.params.gate_m + MAX_SPEED_M_S * max((stamp_ns - t.last_ns) / 1e9, 0.0)
+                          for t in tracks])
+        for i, j in match_skeletons(joints[todo], predicted, gates, median=True):
+            assigned[todo[i]] = free[j]
 
     def _new_track(self, detector_id: str, joints: np.ndarray) -> str:
         body = detector_id if detector_id and detector_id not in self._used else self._new_id()
