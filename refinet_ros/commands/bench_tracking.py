@@ -8,7 +8,8 @@
   leaving, crossing), their 2D poses with empty ids, A+B+C, then the node's tracker. Output k is the
   skeleton of input person k, so each true person's sequence of output ids is known exactly; an
   identity switch is a change in it, counted per 1000 frames, apart and in crossings (within 1 s of
-  being nearer than CROSSING_M to another person); fragmentation is the ids each person got, beyond one.
+  its image box overlapping another person's: crossing, hiding or hidden); fragmentation is the ids
+  each person got, beyond one.
 """
 from __future__ import annotations
 
@@ -30,8 +31,6 @@ from ..core.weights import build_pipeline
 from .bench import write_json
 from .synthetic import BENCH_SEED, DEFAULT_DATA_DIR
 
-#: Two people whose torsos are nearer than this (m) are crossing.
-CROSSING_M = 0.6
 #: A switch within this long of a crossing counts as one in a crossing.
 CROSSING_WINDOW_S = 1.0
 FPS = 30.0
@@ -104,15 +103,17 @@ def bench_identities(args: argparse.Namespace, pipeline, params: TrackerParams) 
 
 
 def _crossing_frames(people) -> dict[int, np.ndarray]:
-    """True track -> (N,) bool: within CROSSING_WINDOW_S of a frame where it was near another person."""
+    """True track -> (N,) bool: within CROSSING_WINDOW_S of a frame where its image box (the box of its
+    keypoints) overlaps another person's: crossing, or hiding or hidden by someone."""
     n = len(people.ids)
     near: dict[int, np.ndarray] = {}
-    torso = people.joints[:, :, 8]
+    with np.errstate(invalid="ignore"):
+        lo, hi = np.nanmin(people.uv, axis=2), np.nanmax(people.uv, axis=2)      # (N, P, 2)
     for t in range(n):
         here = np.flatnonzero(people.present[t])
         for a in here:
             for b in here:
-                if a != b and np.linalg.norm(torso[t, a] - torso[t, b]) < CROSSING_M:
+                if a != b and (lo[t, a] < hi[t, b]).all() and (lo[t, b] < hi[t, a]).all():
                     near.setdefault(int(people.track_id[t, a]), np.zeros(n, bool))[t] = True
     pad = int(CROSSING_WINDOW_S * FPS)
     kernel = np.ones(2 * pad + 1)
