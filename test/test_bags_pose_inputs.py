@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from refinet_ros.bags import layout as L
-from refinet_ros.bags.bagio import BagError, add_connection, new_bag, open_bag, read_messages
+from refinet_ros.bags.bagio import BagError, open_bag, read_messages
 from refinet_ros.bags.refine import refine_bag
 from refinet_ros.bags.rosbags_codec import CODEC
 from refinet_ros.bags.typestore import typestore
@@ -17,6 +17,7 @@ from refinet_ros.core.pipeline import Pipeline
 from refinet_ros.core.synth.generate import generate_split
 from refinet_ros.message_codec import joints_from_msg
 from refinet_ros.pose_messages import pose_reader
+from test_bags_errors import make_bag
 
 CAMERA = PinholeCamera.itop()
 N = 6
@@ -29,16 +30,6 @@ def seq():
 
 def _types():
     return typestore().types
-
-
-def _write(path: Path, frames: list[list[tuple[str, str, object]]]) -> Path:
-    with new_bag(path) as writer:
-        conns: dict[str, object] = {}
-        for k, items in enumerate(frames):
-            for topic, msgtype, msg in items:
-                conn = conns.get(topic) or conns.setdefault(topic, add_connection(writer, topic, msgtype))
-                writer.write(conn, L.EPOCH_NS + k * 33_333_333, typestore().serialize_cdr(msg, msgtype))
-    return path
 
 
 def _camera_items(seq, k: int, hdr) -> list:
@@ -95,9 +86,9 @@ def test_yolo_detections_in_a_bag_refine_like_the_same_keypoints_as_skeleton2d(s
         missing = np.where((conf > 0)[:, None], kp, np.nan)
         ours.append([*_camera_items(seq, k, hdr), (L.POSE2D_TOPIC, L.SKELETON2D_ARRAY, CODEC.skeleton2d_array(
             hdr, ["5"], missing[None], conf[None]))])
-    got = refine_bag(_write(tmp_path / "yolo", yolo), tmp_path / "yolo_out", Pipeline(), pose_reader("yolo"),
+    got = refine_bag(make_bag(tmp_path / "yolo", yolo), tmp_path / "yolo_out", Pipeline(), pose_reader("yolo"),
                      progress=False, pose_topic="/yolo/detections")
-    want = refine_bag(_write(tmp_path / "ours", ours), tmp_path / "ours_out", Pipeline(),
+    want = refine_bag(make_bag(tmp_path / "ours", ours), tmp_path / "ours_out", Pipeline(),
                       pose_reader("skeleton2d", "coco17"), progress=False)
     assert got.frames == want.frames == N and not got.skipped
     for a, b in zip(_refined(tmp_path / "yolo_out"), _refined(tmp_path / "ours_out")):
@@ -124,9 +115,9 @@ def test_hri_body_topics_in_a_bag_are_gathered_per_stamp(seq, tmp_path):
         hri.append(items)
         ours.append([*_camera_items(seq, k, hdr), (L.POSE2D_TOPIC, L.SKELETON2D_ARRAY, CODEC.skeleton2d_array(
             hdr, bodies, np.stack(uvs), np.stack(confs)))])
-    got = refine_bag(_write(tmp_path / "hri", hri), tmp_path / "hri_out", Pipeline(), pose_reader("hri"),
+    got = refine_bag(make_bag(tmp_path / "hri", hri), tmp_path / "hri_out", Pipeline(), pose_reader("hri"),
                      progress=False)
-    want = refine_bag(_write(tmp_path / "ours", ours), tmp_path / "ours_out", Pipeline(),
+    want = refine_bag(make_bag(tmp_path / "ours", ours), tmp_path / "ours_out", Pipeline(),
                       pose_reader("skeleton2d", "hri18"), progress=False)
     assert got.frames == want.frames == N and got.skeletons == want.skeletons == 2 * N - 1
     for a, b in zip(_refined(tmp_path / "hri_out"), _refined(tmp_path / "ours_out")):

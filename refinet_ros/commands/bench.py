@@ -69,6 +69,15 @@ def _common(p: argparse.ArgumentParser, default_json: Path | None) -> None:
                    help="only this view (default: both; e.g. to score another weights directory)")
 
 
+def add_sequence_options(p: argparse.ArgumentParser, frames: int, frames_help: str, json_default: Path) -> None:
+    """--view (one, default side), --frames, --seed, --data, --json of the single-view benchmarks."""
+    p.add_argument("--view", choices=VIEWS, default="side", help="camera view")
+    p.add_argument("--frames", type=int, default=frames, help=frames_help)
+    p.add_argument("--seed", type=int, default=BENCH_SEED, help="seed of the test people and motion")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="where the synthetic test sets are cached")
+    p.add_argument("--json", type=Path, default=json_default, help="results")
+
+
 def _views(args: argparse.Namespace) -> tuple[str, ...]:
     return (args.view,) if args.view else VIEWS
 

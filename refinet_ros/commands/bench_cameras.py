@@ -18,11 +18,9 @@ from ..core.camera import PinholeCamera
 from ..core.itop import DepthFile, read_labels, read_pose2d
 from ..core.score_files import evaluate_files
 from ..core.synth.cache import cached_split
-from ..core.views import VIEWS
 from ..core.weights import build_pipeline
-from .bench import write_json
+from .bench import add_sequence_options, write_json
 from .bench_models import _timings
-from .synthetic import BENCH_SEED, DEFAULT_DATA_DIR
 
 #: name -> camera (pixels): ITOP's, then the common RGB-D drivers' depth streams.
 CAMERAS: dict[str, PinholeCamera] = {
@@ -37,11 +35,7 @@ TARGET_POINTS = 2.0
 def add_cameras_parser(kinds: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``cameras`` on the ``refinet bench`` sub-command parsers."""
     p = kinds.add_parser("cameras", help="A+B+C accuracy and latency at other sensors' resolutions")
-    p.add_argument("--view", choices=VIEWS, default="side", help="camera view")
-    p.add_argument("--frames", type=int, default=500, help="test frames per camera")
-    p.add_argument("--seed", type=int, default=BENCH_SEED, help="seed of the test people and motion")
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="where the synthetic test sets are cached")
-    p.add_argument("--json", type=Path, default=Path("bench/cameras.json"), help="results")
+    add_sequence_options(p, 500, "test frames per camera", Path("bench/cameras.json"))
     p.set_defaults(handler=run_bench_cameras)
     return p
 

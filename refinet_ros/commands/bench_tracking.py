@@ -26,10 +26,8 @@ from ..core.itop import DepthFile, read_people
 from ..core.score_files import evaluate_files
 from ..core.synth.cache import cached_split
 from ..core.tracking import Tracker, TrackerParams
-from ..core.views import VIEWS
 from ..core.weights import build_pipeline
-from .bench import write_json
-from .synthetic import BENCH_SEED, DEFAULT_DATA_DIR
+from .bench import add_sequence_options, write_json
 
 #: A switch within this long of a crossing counts as one in a crossing.
 CROSSING_WINDOW_S = 1.0
@@ -39,12 +37,8 @@ FPS = 30.0
 def add_tracking_parser(kinds: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``tracking`` on the ``refinet bench`` sub-command parsers."""
     p = kinds.add_parser("tracking", help="smoothing (jitter, mAP) and tracking (identity switches) over time")
-    p.add_argument("--view", choices=VIEWS, default="side", help="camera view")
-    p.add_argument("--frames", type=int, default=1500, help="30 Hz frames per sequence set")
+    add_sequence_options(p, 1500, "30 Hz frames per sequence set", Path("bench/tracking.json"))
     p.add_argument("--people", type=int, default=3, help="people at most in the tracking sequence")
-    p.add_argument("--seed", type=int, default=BENCH_SEED, help="seed of the test sequences")
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="where the synthetic test sets are cached")
-    p.add_argument("--json", type=Path, default=Path("bench/tracking.json"), help="results")
     p.set_defaults(handler=run_bench_tracking)
     return p
 
