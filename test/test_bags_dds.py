@@ -99,7 +99,7 @@ def test_play_feeds_the_live_refine_node(context, recording, tmp_path):
     from refinet_ros.ros.refine_node import RefineNode
     params = {"stages": "none", "depth_topic": L.DEPTH_TOPIC, "camera_info_topic": L.CAMERA_INFO_TOPIC,
               "pose_topic": L.POSE2D_TOPIC, "output_topic": L.REFINED_TOPIC, "qos_reliability": "reliable",
-              "publish_tf": False}
+              "publish_tf": False, "smoothing": False}   # per frame: the node may skip a frame the offline run has
     node = RefineNode(context=context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
     listener = rclpy.create_node("bag_play_node_listener", context=context)
     live: dict[int, Skeleton3DArray] = {}

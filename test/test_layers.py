@@ -16,6 +16,7 @@ LAYERS = {
     "__init__": 0, "core": 0,
     "message_codec": 1, "stamps": 1, "config_file": 1,      # ROS-free helpers of the message and config formats
     "frame_input": 1,                                       # the one input path of the node and bag refine
+    "pose_messages": 1,                                     # the 2D pose inputs (ours, yolo_msgs, hri_msgs), ROS-free
     "bags": 2,                                              # rosbag2 tools on `rosbags`, no rclpy
     "msg": 3, "ros": 3,                                     # rclpy, the generated messages, the node shell
     "commands": 4,

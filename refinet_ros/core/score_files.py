@@ -54,7 +54,8 @@ def evaluate_files(depth_path: str | Path, labels_path: str | Path, pipeline: Pi
     Without `pose2d_path` the labels' image_coordinates are the 2D input (confidence 1). With `smooth`
     the predictions are One-Euro filtered along each sequence in time (core.sequences: the frame order
     of `meta_path`, a generator's _meta.npz, else of the ids). The result holds ``jitter_m_s2`` (RMS
-    joint acceleration over consecutive frames) whenever the frame order is known.
+    joint acceleration over consecutive frames) with `smooth` or `meta_path`, when consecutive 30 Hz
+    frames are there.
     """
     with DepthFile(depth_path) as depth:
         valid_idx, valid, pose2d = valid_frames(depth, labels_path, pose2d_path)
@@ -67,13 +68,13 @@ def evaluate_files(depth_path: str | Path, labels_path: str | Path, pipeline: Pi
             pred[pos] = state.joints
             bar.update(len(pos))
         bar.close()
-    times = _frame_times(valid.ids, meta_path, required=smooth is not None)
+    times = _frame_times(valid.ids, meta_path, required=smooth is not None) if smooth or meta_path else None
     if smooth is not None:
         pred = smooth_sequences(pred, times, smooth)
     result = evaluate(pred, valid.joints)
-    if times is not None:
-        result["jitter_m_s2"] = jitter(pred, times)
-        result["truth_jitter_m_s2"] = jitter(valid.joints, times)
+    shake = (jitter(pred, times), jitter(valid.joints, times)) if times is not None else (np.nan, np.nan)
+    if np.isfinite(shake).all():          # known frame order with runs of consecutive frames
+        result["jitter_m_s2"], result["truth_jitter_m_s2"] = shake
     return EvalRun(result, valid, pose2d, pred)
 
 
