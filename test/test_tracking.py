@@ -176,3 +176,28 @@ def test_eval_and_bag_refine_smooth_with_the_nodes_filter(tmp_path):
     assert [i for i, _ in outs[""]] == [i for i, _ in outs["--smooth"]]            # detector ids kept
     raw, smooth = (np.concatenate([j for _, j in outs[f]]) for f in ("", "--smooth"))
     assert not np.allclose(raw[5:], smooth[5:], equal_nan=True) and np.nanmedian(np.abs(raw - smooth)) < 0.02
+
+
+def test_a_hidden_person_lifted_onto_the_one_in_front_keeps_its_id_through_its_2d_keypoints():
+    """Crossing: the farther person (3.3 m) is hidden for 12 frames and its skeleton is lifted onto the
+    nearer one's surface (2.1 m), right on top of it in 3D; its 2D keypoints keep its own place and
+    smaller scale, so matching in the image keeps both ids."""
+    f = 285.7
+    rng = np.random.default_rng(3)
+
+    def view(x: float, z: float) -> tuple[np.ndarray, np.ndarray]:
+        body = _person(x, rng)
+        body[:, 2] = z
+        uv = np.stack([f * body[:, 0] / z + 160, f * body[:, 1] / z + 120], -1)
+        return body, uv
+
+    tr = Tracker(TrackerParams(smoothing=False), seed=0)
+    ids = None
+    for k in range(60):
+        near, near_uv = view(-0.9 + k * 0.03, 2.1)
+        far, far_uv = view(0.9 - k * 0.03, 3.3)
+        if 24 <= k < 36:                                   # hidden: lifted onto the nearer person
+            far = near + rng.normal(0, 0.02, near.shape)
+        got = tr.update(k * 33 * MS, ["", ""], np.stack([near, far]), np.stack([near_uv, far_uv]), f).body_ids
+        assert ids is None or got == ids, k
+        ids = got

@@ -74,7 +74,7 @@ def bench_identities(args: argparse.Namespace, pipeline, params: TrackerParams) 
             uv, conf = pose["people_keypoints"][t][here], pose["people_confidence"][t][here]
             joints = (pipeline.run(np.repeat(frame, len(here), 0), uv, conf, camera).joints if len(here)
                       else np.empty((0, 15, 3)))
-            out = tracker.update(int(t * 1e9 / FPS), [""] * len(here), joints)
+            out = tracker.update(int(t * 1e9 / FPS), [""] * len(here), joints, uv, camera.fx)
             for k, slot in enumerate(here):                # output k is the skeleton of input k: that person
                 history.setdefault(int(people.track_id[t][slot]), []).append((t, out.body_ids[k]))
     crossing = _crossing_frames(people)

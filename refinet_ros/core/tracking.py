@@ -58,21 +58,40 @@ class _Track:
     joints: np.ndarray
     last_ns: int
     filter: OneEuroFilter | None
+    uv: np.ndarray | None = None                                          # last 2D keypoints, pixels
+    metres_per_px: float = np.nan                                         # slow average at its distance
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))    # m/s of the skeleton's centre
+    velocity_px: np.ndarray = field(default_factory=lambda: np.zeros(2))  # px/s of its 2D keypoints
 
     def predicted(self, stamp_ns: int) -> np.ndarray:
         """The skeleton moved on at its velocity to `stamp_ns` (people walk on while occluded or crossing)."""
         return self.joints + self.velocity * max((stamp_ns - self.last_ns) / 1e9, 0.0)
 
-    def moved_to(self, joints: np.ndarray, stamp_ns: int) -> None:
+    def predicted_uv(self, stamp_ns: int) -> np.ndarray:
+        return self.uv + self.velocity_px * max((stamp_ns - self.last_ns) / 1e9, 0.0)
+
+    def moved_to(self, joints: np.ndarray, stamp_ns: int, uv: np.ndarray | None, metres_per_px: float) -> None:
         dt = (stamp_ns - self.last_ns) / 1e9
-        if 0 < dt <= 0.5 and np.isfinite(joints).any() and np.isfinite(self.joints).any():
-            step = (np.nanmedian(joints, 0) - np.nanmedian(self.joints, 0)) / dt
-            if np.isfinite(step).all():
-                v = 0.5 * self.velocity + 0.5 * step
-                speed = np.linalg.norm(v)
-                self.velocity = v if speed <= MAX_SPEED_M_S else v * (MAX_SPEED_M_S / speed)
-        self.joints, self.last_ns = joints, stamp_ns
+        if 0 < dt <= 0.5:
+            self.velocity = _follow(self.velocity, joints, self.joints, dt, MAX_SPEED_M_S)
+            if uv is not None and self.uv is not None:
+                self.velocity_px = _follow(self.velocity_px, uv, self.uv, dt, np.inf)
+        if np.isfinite(metres_per_px):
+            self.metres_per_px = (metres_per_px if not np.isfinite(self.metres_per_px)
+                                  else 0.8 * self.metres_per_px + 0.2 * metres_per_px)
+        self.joints, self.last_ns, self.uv = joints, stamp_ns, uv
+
+
+def _follow(velocity: np.ndarray, now: np.ndarray, before: np.ndarray, dt: float, limit: float) -> np.ndarray:
+    """The velocity of a point set's median, smoothed over frames and capped at `limit`."""
+    if not (np.isfinite(now).any() and np.isfinite(before).any()):
+        return velocity
+    step = (np.nanmedian(now, 0) - np.nanmedian(before, 0)) / dt
+    if not np.isfinite(step).all():
+        return velocity
+    v = 0.5 * velocity + 0.5 * step
+    speed = np.linalg.norm(v)
+    return v if speed <= limit else v * (limit / speed)
 
 
 @dataclass
@@ -106,11 +125,20 @@ class Tracker:
         self._last_ns = None
         return ended
 
-    def update(self, stamp_ns: int, detector_ids: list[str], joints: np.ndarray) -> TrackedFrame:
-        """Ids and joints for the (K, J, 3) skeletons of the frame at `stamp_ns`."""
+    def update(self, stamp_ns: int, detector_ids: list[str], joints: np.ndarray, uv: np.ndarray | None = None,
+               focal_px: float | None = None) -> TrackedFrame:
+        """Ids and joints for the (K, J, 3) skeletons of the frame at `stamp_ns`. With their (K, J, 2)
+        image keypoints `uv` and the camera's focal length, tracks are matched in the image (pixel
+        distances as metres at each track's own distance): a person hidden behind another is lifted
+        onto the nearer one's surface, so in 3D both stand in one place, while their 2D keypoints
+        keep their own positions, scale and pose. `joints` must then be in the camera's optical frame."""
         joints = np.asarray(joints, dtype=np.float64)
         if len(detector_ids) != len(joints):
             raise ValueError(f"{len(detector_ids)} ids for {len(joints)} skeletons")
+        uv = None if uv is None or not focal_px else np.asarray(uv, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            scale = (np.nanmedian(joints[..., 2], -1) / focal_px if uv is not None and len(joints)
+                     else np.full(len(joints), np.nan))
         ended = self.reset() if self._last_ns is not None and stamp_ns < self._last_ns else []
         ended += self._expire(stamp_ns)
         self._last_ns = stamp_ns
@@ -119,7 +147,7 @@ class Tracker:
         for k, did in enumerate(detector_ids):
             if did and did in by_detector and by_detector[did] not in assigned:
                 assigned[k] = by_detector[did]
-        self._match_rest(stamp_ns, joints, assigned)
+        self._match_rest(stamp_ns, joints, uv, assigned)
         out = np.empty_like(joints)
         for k, body in enumerate(assigned):
             if body is None:
@@ -127,7 +155,7 @@ class Tracker:
             track = self._tracks[body]
             if detector_ids[k] and detector_ids[k] != track.detector_id and detector_ids[k] not in by_detector:
                 track.detector_id = detector_ids[k]          # the detector renamed it: follow its new id
-            track.moved_to(joints[k], stamp_ns)
+            track.moved_to(joints[k], stamp_ns, None if uv is None else uv[k], float(scale[k]))
             out[k] = track.filter(joints[k], stamp_ns) if track.filter is not None else joints[k]
         return TrackedFrame(list(assigned), out, ended)
 
@@ -137,16 +165,24 @@ class Tracker:
             del self._tracks[body]
         return gone
 
-    def _match_rest(self, stamp_ns: int, joints: np.ndarray, assigned: list[str | None]) -> None:
+    def _match_rest(self, stamp_ns: int, joints: np.ndarray, uv: np.ndarray | None,
+                    assigned: list[str | None]) -> None:
         free = [b for b in self._tracks if b not in assigned]
         todo = [k for k, a in enumerate(assigned) if a is None]
         if not free or not todo:
             return
         tracks = [self._tracks[b] for b in free]
-        predicted = np.stack([t.predicted(stamp_ns) for t in tracks])
         gates = np.array([self.params.gate_m + MAX_SPEED_M_S * max((stamp_ns - t.last_ns) / 1e9, 0.0)
                           for t in tracks])
-        for i, j in match_skeletons(joints[todo], predicted, gates, median=True):
+        in_image = uv is not None and all(t.uv is not None and np.isfinite(t.metres_per_px) for t in tracks)
+        if in_image:           # pixels as metres at each track's distance: the gate means the same
+            a = _flat(uv[todo])
+            b = _flat(np.stack([t.predicted_uv(stamp_ns) for t in tracks]))
+            pairs = match_skeletons(a, b, gates / np.array([t.metres_per_px for t in tracks]), median=True)
+        else:
+            pairs = match_skeletons(joints[todo], np.stack([t.predicted(stamp_ns) for t in tracks]), gates,
+                                    median=True)
+        for i, j in pairs:
             assigned[todo[i]] = free[j]
 
     def _new_track(self, detector_id: str, joints: np.ndarray) -> str:
@@ -161,6 +197,11 @@ class Tracker:
             body = "".join(self._rng.choice(list(string.ascii_lowercase), ID_LENGTH))
             if body not in self._used:
                 return body
+
+
+def _flat(uv: np.ndarray) -> np.ndarray:
+    """(K, J, 2) pixels as (K, J, 3) points on a plane, for the skeleton distance."""
+    return np.concatenate([uv, np.zeros((*uv.shape[:-1], 1))], -1)
 
 
 __all__ = ["TrackedFrame", "Tracker", "TrackerParams"]

@@ -429,10 +429,10 @@ class RefineNode(LifecycleNode):
                 self.stats.add_repair(kind, count)
                 self._warner.warn(kind, f"{count} skeleton(s) at {stamp_ns(pair.depth.header.stamp)} ns")
             state = self._run_pipeline(frame)
+            if self._tracker is not None:          # in the camera's frame: matched in its image, smoothed there
+                frame, state = self._track(header, frame, state)
             if to_output is not None:
                 state = PoseState(state.uv, to_output.apply(state.joints), state.confidence)
-            if self._tracker is not None:
-                frame, state = self._track(header, frame, state)
             self._publish(header, frame, state)
             self.stats.add_published((time.perf_counter() - pair.synced_at) * 1e3)
         except SkipFrame as skip:
@@ -477,7 +477,8 @@ class RefineNode(LifecycleNode):
 
     def _track(self, header: Header, frame: Frame, state: PoseState) -> tuple[Frame, PoseState]:
         """Stable ids (and smoothed joints) for the frame's people; the live tracks on bodies_topic."""
-        tracked = self._tracker.update(stamp_ns(header.stamp), frame.body_ids, state.joints)
+        tracked = self._tracker.update(stamp_ns(header.stamp), frame.body_ids, state.joints, frame.uv,
+                                       frame.camera.fx)
         labels, _ = body_labels(tracked.body_ids)
         self._pub_bodies.publish(TrackedBodies(header=header, ids=self._tracker.tracked))
         return (replace(frame, body_ids=tracked.body_ids, labels=labels),
