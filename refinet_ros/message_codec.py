@@ -91,9 +91,11 @@ class MessageCodec:
             for i, bid in enumerate(body_ids)])
 
     def skeleton3d_array(self, header: Any, body_ids: Sequence[str], joints: np.ndarray,
-                         confidence: np.ndarray) -> Any:
+                         confidence: np.ndarray, stages: str | Sequence[str] = "") -> Any:
         """(P, 15, 3) optical-frame metres (NaN = missing) and (P, 15) confidence -> Skeleton3DArray; a
-        joint with any NaN coordinate is missing: all NaN, confidence 0, valid false."""
+        joint with any NaN coordinate is missing: all NaN, confidence 0, valid false. `stages`: the
+        refinement stages each skeleton got (one label for all, or one per skeleton)."""
+        labels = [stages] * len(body_ids) if isinstance(stages, str) else list(stages)
         t, f = self.types, self.array_field
         joints = np.asarray(joints, dtype=np.float64)
         valid = np.isfinite(joints).all(-1)
@@ -101,7 +103,7 @@ class MessageCodec:
         conf = np.where(valid, np.clip(confidence, 0.0, 1.0), 0.0).astype(np.float32)
         return t.Skeleton3DArray(header=header, skeletons=[
             t.Skeleton3D(header=header, body_id=bid, confidence=f(conf[i]), valid=f(valid[i]),
-                         joints=[t.Point(x=x, y=y, z=z) for x, y, z in joints[i].tolist()])
+                         joints=[t.Point(x=x, y=y, z=z) for x, y, z in joints[i].tolist()], stages=labels[i])
             for i, bid in enumerate(body_ids)])
 
 

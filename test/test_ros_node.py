@@ -455,6 +455,16 @@ def test_two_untracked_people_keep_stable_ids_and_are_listed_on_the_bodies_topic
     assert d.spin_until(lambda: bodies and sorted(bodies[-1].ids) == sorted(seen))
 
 
+def test_beyond_max_full_people_the_least_confident_get_the_reduced_stages(driver, seq):
+    """Two people, max_full_people 1: the more confident one gets A,B,C, the other B, each marked so."""
+    d = driver(stages="A,B,C", max_full_people=1, reduced_stages="B")
+    conf = np.stack([seq.confidence[0] * 0.5, seq.confidence[0]])
+    kp = np.stack([seq.keypoints[0], seq.keypoints[0] + [90.0, 0.0]])
+    pose = lambda: CODEC.skeleton2d_array(Header(), ["low", "high"], kp, conf)      # noqa: E731
+    d.send_until(lambda: (depth_msg(seq, 0), info_msg(seq), pose()), lambda: d.answered() is not None)
+    assert {sk.body_id: sk.stages for sk in d.answered().skeletons} == {"low": "B", "high": "A,B,C"}
+
+
 # --- bad input: a throttled warning, a counted skip, and the node keeps working -------------------------------
 def _bad_depth(seq, encoding: str, value: float):
     raw = np.full(seq.depth_m[0].shape, value, dtype=np.float32)

@@ -141,7 +141,7 @@ class _Batcher:
             if self.tracker is not None:            # frames go out in stamp order: the node's tracking
                 tracked = self.tracker.update(stamp_ns(f.header.stamp), ids, body, f.frame.uv, f.frame.camera.fx)
                 ids, body = tracked.body_ids, tracked.joints
-            self.emit(f.log_ns, CODEC.skeleton3d_array(f.header, ids, body, conf[a:b]))
+            self.emit(f.log_ns, CODEC.skeleton3d_array(f.header, ids, body, conf[a:b], ",".join(self.pipeline.names)))
         self.frames = []
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from .camera import PinholeCamera
 from .lifting import DEFAULT_WINDOW, lift_baseline
 from .pose import PoseState
+from .pose_input import most_confident
 from .work_resolution import resample_depth, to_working_pixels, working_camera
 
 STAGE_ORDER = ("A", "B", "C")
@@ -51,6 +52,10 @@ class Pipeline:
     def names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.stages)
 
+    def subset(self, names: Sequence[str]) -> "Pipeline":
+        """The same stage objects (no second copy of the weights), only those named."""
+        return Pipeline([s for s in self.stages if s.name in names], self.window)
+
     def initial_state(self, depth_m: np.ndarray, uv: np.ndarray, confidence: np.ndarray,
                       camera: PinholeCamera) -> PoseState:
         """Lift the detector's 2D keypoints; off-image or NaN keypoints become missing joints."""
@@ -74,6 +79,26 @@ class Pipeline:
         for stage in self.stages:
             state = stage(state, depth_m, work)
         return state if work == camera else replace(state, uv=to_working_pixels(state.uv, work, camera))
+
+
+def run_capped(pipeline: Pipeline, reduced: Pipeline, cap: int, depth_m: np.ndarray, uv: np.ndarray,
+               confidence: np.ndarray, camera: PinholeCamera) -> tuple[PoseState, list[str]]:
+    """The `cap` most confident people (mean 2D confidence) through `pipeline`, the others through
+    `reduced` (fewer stages: a frame with many people stays within its time budget instead of being
+    skipped whole). Returns the states in input order and the stages each person got ("A,B,C")."""
+    n = len(uv)
+    full = most_confident(confidence, cap) if n > cap else np.arange(n)
+    rest = np.setdiff1d(np.arange(n), full)
+    joints, out_uv = np.full((n, *np.shape(uv)[1:-1], 3), np.nan), np.array(uv, dtype=np.float64)
+    conf = np.array(confidence, dtype=np.float64)
+    stages = [""] * n
+    for rows, stage_set in ((full, pipeline), (rest, reduced)):
+        if len(rows):
+            state = stage_set.run(depth_m[rows], uv[rows], confidence[rows], camera)
+            joints[rows], out_uv[rows], conf[rows] = state.joints, state.uv, state.confidence
+            for r in rows:
+                stages[r] = ",".join(stage_set.names)
+    return PoseState(out_uv, joints, conf), stages
 
 
 def _check_inputs(depth_m: np.ndarray, confidence: np.ndarray) -> None:

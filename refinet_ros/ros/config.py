@@ -34,6 +34,7 @@ DETECTORS = ("topic", "depth")
 #: Numeric ranges shown by `ros2 param describe` and enforced when a value is set (from, to, step).
 RANGES: dict[str, tuple[float, float, float]] = {
     "torch_threads": (0, 256, 1), "depth_window": (1, 51, 2), "max_bodies": (1, 100, 1),
+    "max_full_people": (1, 100, 1),
     "sync_queue_size": (1, 1000, 1), "min_range": (0.0, 100.0, 0.0), "max_range": (0.01, 1000.0, 0.0),
     "sync_slop": (1e-6, 10.0, 0.0), "input_timeout": (0.01, 3600.0, 0.0), "marker_lifetime": (0.001, 3600.0, 0.0),
     "measurement_rate": (0.001, 1000.0, 0.0), "diagnostics_period": (0.01, 3600.0, 0.0),
@@ -58,6 +59,8 @@ class NodeConfig:
     min_range: float
     max_range: float
     max_bodies: int
+    max_full_people: int
+    reduced_stages: tuple[str, ...]
     detector: str
     pose_input: str
     keypoint_layout: str
@@ -165,6 +168,11 @@ def validate(values: dict[str, Any]) -> NodeConfig:
         stages = parse_stages(values["stages"])
     except ValueError as exc:
         raise ConfigError(f"parameter stages={values['stages']!r}: {exc}") from None
+    try:
+        reduced = parse_stages(values["reduced_stages"])
+    except ValueError as exc:
+        raise ConfigError(f"parameter reduced_stages={values['reduced_stages']!r}: {exc}") from None
+    reduced = tuple(s for s in reduced if s in stages)       # only stages that are loaded
     need(values["keypoint_layout"] in LAYOUTS, "keypoint_layout", " | ".join(LAYOUTS))
     need(values["detector"] in DETECTORS, "detector", " | ".join(DETECTORS))
     need(values["pose_input"] in POSE_INPUTS, "pose_input", " | ".join(POSE_INPUTS))
@@ -198,4 +206,4 @@ def validate(values: dict[str, Any]) -> NodeConfig:
          "a frame id without spaces or a leading '/', or '' for the optical frame")
     need(values["measurement_model"] == "" or Path(values["measurement_model"]).is_file(), "measurement_model",
          "a model file from `refinet anthropometry train`, or '' for the joint-chain height")
-    return NodeConfig(**{**values, "stages": stages})
+    return NodeConfig(**{**values, "stages": stages, "reduced_stages": reduced})

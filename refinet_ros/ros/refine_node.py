@@ -42,7 +42,7 @@ from ..core.camera import PinholeCamera
 from ..core.tracking import Tracker, TrackerParams
 from ..core.transforms import Rigid
 from ..core.joints import NUM_JOINTS
-from ..core.pipeline import Pipeline
+from ..core.pipeline import Pipeline, run_capped
 from ..core.pose import PoseState
 from ..core.models.depth_detector import DepthDetector
 from ..core.weights import build_stages, load_detector
@@ -428,12 +428,12 @@ class RefineNode(LifecycleNode):
             for kind, count in frame.repairs.items():
                 self.stats.add_repair(kind, count)
                 self._warner.warn(kind, f"{count} skeleton(s) at {stamp_ns(pair.depth.header.stamp)} ns")
-            state = self._run_pipeline(frame)
+            state, stages = self._run_pipeline(frame)
             if self._tracker is not None:          # in the camera's frame: matched in its image, smoothed there
                 frame, state = self._track(header, frame, state)
             if to_output is not None:
                 state = PoseState(state.uv, to_output.apply(state.joints), state.confidence)
-            self._publish(header, frame, state)
+            self._publish(header, frame, state, stages)
             self.stats.add_published((time.perf_counter() - pair.synced_at) * 1e3)
         except SkipFrame as skip:
             self._skip(skip.reason, str(skip))
@@ -496,19 +496,22 @@ class RefineNode(LifecycleNode):
         return Frame(frame.camera, frame.depth_m, [frame.body_ids[i] for i in keep], [frame.labels[i] for i in keep],
                      frame.uv[keep], frame.confidence[keep], frame.repairs)
 
-    def _run_pipeline(self, frame: Frame) -> PoseState:
+    def _run_pipeline(self, frame: Frame) -> tuple[PoseState, list[str]]:
+        """All people in one batch; beyond max_full_people the least confident get reduced_stages."""
         n = len(frame.body_ids)
         if n == 0:   # nobody in view: an empty result, without running the stages on an empty batch
-            return PoseState(frame.uv, np.empty((0, NUM_JOINTS, 3)), frame.confidence)
+            return PoseState(frame.uv, np.empty((0, NUM_JOINTS, 3)), frame.confidence), []
         depth = np.broadcast_to(frame.depth_m, (n, *frame.depth_m.shape))
-        return self.pipeline.run(depth, frame.uv, frame.confidence, frame.camera)
+        return run_capped(self.pipeline, self.pipeline.subset(self.config.reduced_stages),
+                          self.config.max_full_people, depth, frame.uv, frame.confidence, frame.camera)
 
-    def _publish(self, header: Header, frame: Frame, state: PoseState) -> None:
+    def _publish(self, header: Header, frame: Frame, state: PoseState, stages: list[str]) -> None:
         stamp = stamp_ns(header.stamp)
         self._published.setdefault(stamp, set()).update(frame.labels)
         while len(self._published) > PUBLISHED_STAMPS_KEPT:
             self._published.popitem(last=False)
-        self._pub_skeletons.publish(CODEC.skeleton3d_array(header, frame.body_ids, state.joints, state.confidence))
+        self._pub_skeletons.publish(CODEC.skeleton3d_array(header, frame.body_ids, state.joints, state.confidence,
+                                                           stages))
         if self._tf is not None and frame.labels:
             self._tf.sendTransform(skeleton_transforms(header, frame.labels, state.joints))
         if self._pub_markers.get_subscription_count() > 0:
