@@ -19,6 +19,7 @@ from ..core.detector_training import keypoint_errors, load_detector_frames, samp
 from ..core.itop import read_labels, read_pose2d, write_pose2d
 from ..core.score_files import evaluate_files
 from ..core.synth.generate import split_prefix
+from ..core.synth.world import DEFAULT_WORLD, WORLDS
 from ..core.views import VIEWS
 from ..core.weights import build_pipeline, load_detector
 from .bench import write_json
@@ -34,6 +35,9 @@ def add_detector_bench_parser(kinds: argparse._SubParsersAction) -> argparse.Arg
     p.add_argument("--seed", type=int, default=BENCH_SEED, help="seed of the test sets")
     p.add_argument("--weights", type=Path, help="folder of {view}_detector.pt and the stages (default: shipped)")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="where the synthetic test sets are cached")
+    p.add_argument("--world", choices=WORLDS, default=DEFAULT_WORLD.name,
+                   help="recording setup of the test people: 'foreign' has other statures and limb proportions, "
+                        "higher camera mounts and another labelling convention: depth the detector never saw")
     p.add_argument("--json", type=Path, default=Path("bench/detector.json"), help="results")
     p.set_defaults(handler=run_bench_detector)
     return p
@@ -57,7 +61,7 @@ def _latency(detector, depth: np.ndarray, n: int = 100) -> dict:
 
 
 def bench_view(view: str, args: argparse.Namespace) -> dict:
-    paths = cached_test_set(view, args.frames, args.seed, args.data)
+    paths = cached_test_set(view, args.frames, args.seed, args.data, world=args.world)
     detector = load_detector(view, args.weights)
     data = load_detector_frames(split_prefix(paths["labels"].parent, view, "test"))
     single = [(data.depth_m[i].astype(np.float32), [_person(data, i)]) for i in range(len(data))]
@@ -129,7 +133,9 @@ def format_view(view: str, r: dict) -> str:
 def run_bench_detector(args: argparse.Namespace) -> int:
     views = (args.view,) if args.view else VIEWS
     payload = {"command": f"refinet bench detector --frames {args.frames} --seed {args.seed}"
-                          + (f" --view {args.view}" if args.view else ""), "views": {}}
+                          + (f" --view {args.view}" if args.view else "")
+                          + (f" --world {args.world} --json {args.json}" if args.world != DEFAULT_WORLD.name else ""),
+               "world": args.world, "views": {}}
     tables = []
     for view in views:
         payload["views"][view] = bench_view(view, args)
