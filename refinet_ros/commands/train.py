@@ -13,6 +13,7 @@ from pathlib import Path
 from ..core.pipeline import STAGE_ORDER, Stage, parse_stages
 from ..core.views import VIEWS
 from ..core.weights import DEFAULT_WEIGHTS_DIR, load_stage, weights_path
+from ..core.synth.world import DEFAULT_WORLD, WORLDS
 
 #: --module value of the depth-image 2D detector (trained on generated frames only).
 DETECTOR = "detector"
@@ -46,6 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--val-frames", type=int, default=600, help="validation frames (held-out subjects)")
     p.add_argument("--epochs", type=int, help="default: per module, sized for ~30 min on 2 CPU cores")
     p.add_argument("--steps", type=int, help="detector: optimisation steps (default: 40000; --max-minutes bounds them)")
+    p.add_argument("--world", choices=WORLDS, default=DEFAULT_WORLD.name,
+                   help="detector: recording setup of the generated frames (default: default; 'wide': the camera "
+                        "mounts and builds a robot meets)")
     p.add_argument("--batch", type=int, help="batch size (default: per module)")
     p.add_argument("--lr", type=float, help="peak learning rate of the cosine schedule (default: per module)")
     p.add_argument("--seed", type=int, default=0, help="training seed; validation data uses seed + 1")
@@ -215,7 +219,8 @@ def run_train_detector(args: argparse.Namespace) -> int:
     progress = not args.no_progress
     frames = {}
     for split, n, seed in (("train", args.frames, args.seed), ("test", args.val_frames, args.seed + 1)):
-        paths = cached_split(args.data, args.view, split, n, seed, "random", workers=args.workers, progress=progress)
+        paths = cached_split(args.data, args.view, split, n, seed, "random", workers=args.workers, progress=progress,
+                             world=args.world)
         frames[split] = load_detector_frames(split_prefix(paths["labels"].parent, args.view, split),
                                              min(n, DETECTOR_MAX_FRAMES))
     out = weights_path(args.out, args.view, DETECTOR)

@@ -7,6 +7,7 @@ rim). The ``default`` world is what the shipped weights were trained on; ``forei
 they never saw (shorter people with longer limbs for their height, a side camera mounted high and
 looking down, a higher ceiling camera, another labelling convention): the stand-in for a user's
 own recordings when showing that fine-tuning on files (``refinet train --depth``) adapts the weights.
+``wide`` spans the camera mounts and builds a robot meets (what the depth detector trains on).
 """
 from __future__ import annotations
 
@@ -52,6 +53,9 @@ WORLDS = {w.name: w for w in (
     World(),
     World("foreign", stature_m=(1.35, 1.75), limb_scale=1.07, side_camera_height_m=(2.0, 2.5),
           top_camera_height_m=(3.6, 4.2), head_label_up_m=0.10, foot_label_up_m=0.09, hip_label_out_m=0.07),
+    # the mounts and people a robot meets: camera at a small robot's height up to a wall mount, ceilings
+    # from low offices to halls, children to tall adults (the detector's training setup; ITOP's labels)
+    World("wide", stature_m=(1.30, 2.05), side_camera_height_m=(0.8, 2.7), top_camera_height_m=(2.3, 4.5)),
 )}
 DEFAULT_WORLD = WORLDS["default"]
 
