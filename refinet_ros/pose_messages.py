@@ -24,6 +24,7 @@ import numpy as np
 from .core.camera import PinholeCamera
 from .core.layouts import KeypointLayout, get_layout
 from .message_codec import KeypointCountError, keypoints_from_msg
+from .stamps import stamp_ns
 
 #: Values of the pose_input parameter.
 POSE_INPUTS = ("skeleton2d", "yolo", "hri")
@@ -61,7 +62,7 @@ class BodyGatherer:
 
     def add(self, body: str, msg: Any) -> list[HriBodies]:
         """File `msg` (a Skeleton2D of `body`); returns the older stamps it completes."""
-        stamp = _stamp_ns(msg.header)
+        stamp = stamp_ns(msg.header.stamp)
         out = [self._hand_on(s) for s in sorted(self._pending) if s < stamp]
         self._pending.setdefault(stamp, {})[body] = msg
         self._headers.setdefault(stamp, msg.header)
@@ -80,10 +81,6 @@ class BodyGatherer:
     def _hand_on(self, stamp: int) -> HriBodies:
         bodies = self._pending.pop(stamp)
         return HriBodies(self._headers.pop(stamp), tuple(sorted(bodies.items())))
-
-
-def _stamp_ns(header: Any) -> int:
-    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from ..core.score_files import evaluate_files
 from ..core.synth.cache import cached_split
 from ..core.weights import build_pipeline
 from .bench import add_sequence_options, write_json
-from .bench_models import _timings
+from .bench_models import one_thread_timings
 
 #: name -> camera (pixels): ITOP's, then the common RGB-D drivers' depth streams.
 CAMERAS: dict[str, PinholeCamera] = {
@@ -49,13 +49,7 @@ def bench_camera(name: str, camera: PinholeCamera, args: argparse.Namespace, pip
     pose = read_pose2d(paths["pose2d"], labels.ids[[first]])
     with DepthFile(paths["depth_map"]) as depth:
         frame = depth.read(np.array([first]))
-    import torch
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        latency = _timings(lambda: pipeline.run(frame, pose.uv, pose.confidence, camera), 60, 10)
-    finally:
-        torch.set_num_threads(threads)
+    latency = one_thread_timings(lambda: pipeline.run(frame, pose.uv, pose.confidence, camera), 60, 10)
     r = run.result
     print(f"{name:>18}: mAP@10cm {r['mAP']:.3f}  mDE {r['mDE_cm']:.1f} cm  p50 {latency['p50_ms']:.1f} ms  "
           f"p95 {latency['p95_ms']:.1f} ms")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from ..core.synth.world import DEFAULT_WORLD, WORLDS
 from ..core.views import VIEWS
 from ..core.weights import build_pipeline, load_detector
 from .bench import write_json
+from .bench_models import one_thread_timings
 from .synthetic import BENCH_SEED, DEFAULT_DATA_DIR, cached_test_set
 
 
@@ -44,20 +44,8 @@ def add_detector_bench_parser(kinds: argparse._SubParsersAction) -> argparse.Arg
 
 
 def _latency(detector, depth: np.ndarray, n: int = 100) -> dict:
-    import torch
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for _ in range(10):
-            detector(depth)
-        ms = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            detector(depth)
-            ms.append((time.perf_counter() - t0) * 1e3)
-    finally:
-        torch.set_num_threads(threads)
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 2), "p95_ms": round(float(np.percentile(ms, 95)), 2)}
+    timed = one_thread_timings(lambda: detector(depth), n, 10)
+    return {"p50_ms": round(timed["p50_ms"], 2), "p95_ms": round(timed["p95_ms"], 2)}
 
 
 def bench_view(view: str, args: argparse.Namespace) -> dict:

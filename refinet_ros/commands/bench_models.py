@@ -39,6 +39,17 @@ def add_models_parser(kinds: argparse._SubParsersAction) -> argparse.ArgumentPar
     return p
 
 
+def one_thread_timings(fn: Callable[[], object], n_iter: int, warmup: int) -> dict[str, float]:
+    """:func:`_timings` on one torch thread (as the node runs by default), the thread count restored."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _timings(fn, n_iter, warmup)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _timings(fn: Callable[[], object], n_iter: int, warmup: int) -> dict[str, float]:
     for _ in range(warmup):
         fn()

@@ -141,13 +141,16 @@ def free_device_memory(device: str) -> None:
         torch.cuda.empty_cache()
 
 
-def warm_up(pipeline: Pipeline) -> None:
-    """Run the stages once on a dummy frame (a wall 2 m away) so that torch's one-off start-up cost
-    lands before the first real frame instead of delaying it and making the next ones skip."""
-    if not pipeline.stages:
-        return
+def warm_up(pipeline: Pipeline, detector: DepthDetector | None = None) -> None:
+    """Run the stages (and the depth detector) once on a dummy frame (a wall 2 m away) so that torch's
+    one-off start-up cost lands before the first real frame instead of delaying it and making the
+    next ones skip."""
     camera = PinholeCamera.itop()
     depth = np.full((1, camera.height, camera.width), 2.0, dtype=np.float32)
+    if detector is not None:
+        detector(depth[0])
+    if not pipeline.stages:
+        return
     uv = np.stack(np.meshgrid(np.linspace(120, 200, 5), np.linspace(60, 180, 3)), -1).reshape(1, NUM_JOINTS, 2)
     pipeline.run(depth, uv, np.ones((1, NUM_JOINTS)), camera)
 
@@ -201,9 +204,7 @@ class RefineNode(LifecycleNode):
         c = self.config
         self.reader = pose_reader(c.pose_input, c.keypoint_layout)
         self.limits = InputLimits(c.min_range, c.max_range, c.max_bodies)
-        warm_up(self.pipeline)
-        if self.detector is not None:
-            self.detector(np.full((1, 240, 320), 2.0, np.float32))     # torch's first-run cost, before frames
+        warm_up(self.pipeline, self.detector)
         self._create_publishers()
         source = (f"detected on {self.resolve_topic_name(c.depth_topic)}" if self.detector is not None else
                   f"{self.reader.layout.name} {c.pose_input} skeletons from {self._topic_of_poses()}")
