@@ -4,7 +4,7 @@ rclpy's own signal handler would shut the context down at once, while a node's w
 still be publishing ("publisher's context is invalid"). Here SIGINT and SIGTERM end the spin, the
 nodes are destroyed (each stops its threads first), and only then is the context shut down; a
 second signal meanwhile (ros2 launch forwards Ctrl-C to a process that got it from the terminal
-too) is ignored.
+too), and one after the clean-up, is ignored.
 """
 from __future__ import annotations
 
@@ -29,7 +29,18 @@ def spin_nodes(create: Callable[[Executor], Sequence[Node]], args: list[str] | N
     """Run the nodes `create` makes until SIGINT/SIGTERM; exit code 2 on a ConfigError."""
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    stopping: list[int] = []
+
+    def interrupt(signum: int, _frame: object) -> None:
+        """The first signal ends the spin; from then on SIGINT/SIGTERM are ignored, set before raising,
+        so a second one can neither interrupt the clean-up nor, arriving after it, kill the exit."""
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        stopping.append(signum)
+        raise KeyboardInterrupt
+
+    for sig in previous:
+        signal.signal(sig, interrupt)
     executor = SingleThreadedExecutor()
     nodes: list[Node] = []
     try:
@@ -50,6 +61,7 @@ def spin_nodes(create: Callable[[Executor], Sequence[Node]], args: list[str] | N
             node.destroy_node()
         executor.shutdown()
         rclpy.try_shutdown()
-        for sig, handler in previous.items():     # ignored signals would be inherited by child processes
-            signal.signal(sig, handler)
+        if not stopping:                          # a signal ends the process: it stays ignored to the exit
+            for sig, handler in previous.items():  # otherwise ignored signals would reach child processes
+                signal.signal(sig, handler)
     return 0
