@@ -116,9 +116,10 @@ def _crossing_frames(people) -> dict[int, np.ndarray]:
 
 def run_bench_tracking(args: argparse.Namespace) -> int:
     pipeline = build_pipeline(("A", "B", "C"), args.view)
-    params = TrackerParams.from_config(read_node_parameters(), smoothing=True)
+    node = read_node_parameters()
+    params = TrackerParams.from_config(node, smoothing=True)
     smoothing = bench_smoothing(args, pipeline, params)
-    identities = bench_identities(args, pipeline, TrackerParams.from_config(read_node_parameters(), smoothing=False))
+    identities = bench_identities(args, pipeline, TrackerParams.from_config(node, smoothing=False))
     payload = {"command": f"refinet bench tracking --view {args.view} --frames {args.frames} --people {args.people} "
                           f"--seed {args.seed}", "stages": "A,B,C", "detector": "openpose",
                "one_euro": vars(params.one_euro), "smoothing": smoothing, "tracking": identities,

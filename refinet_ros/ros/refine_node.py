@@ -163,6 +163,7 @@ class RefineNode(LifecycleNode):
         self._declare_problems = declare_parameters(self)
         self.config: NodeConfig | None = None
         self.pipeline: Pipeline | None = None
+        self._reduced: Pipeline | None = None      # the stages of people beyond max_full_people
         self.detector: DepthDetector | None = None
         self._measurements: MeasurementPublisher | None = None
         self._worker: LatestWorker | None = None
@@ -193,6 +194,7 @@ class RefineNode(LifecycleNode):
                 raise ConfigError("; ".join(self._declare_problems))
             self.config = read_config(self)
             self.pipeline = make_pipeline(self.config)
+            self._reduced = self.pipeline.subset(self.config.reduced_stages)   # once, not per frame
             self.detector = make_detector(self.config)
             self._pose_type = pose_message_type(self.config)
             self._measurements = self._make_measurements()
@@ -290,7 +292,7 @@ class RefineNode(LifecycleNode):
             self._measurements.close()
             self._measurements = None
         if self.pipeline is not None:
-            self.pipeline = None
+            self.pipeline = self._reduced = None
             self.detector = None
             free_device_memory(self.config.device if self.config else "cpu")
         self.config = None
@@ -503,8 +505,8 @@ class RefineNode(LifecycleNode):
         if n == 0:   # nobody in view: an empty result, without running the stages on an empty batch
             return PoseState(frame.uv, np.empty((0, NUM_JOINTS, 3)), frame.confidence), []
         depth = np.broadcast_to(frame.depth_m, (n, *frame.depth_m.shape))
-        return run_capped(self.pipeline, self.pipeline.subset(self.config.reduced_stages),
-                          self.config.max_full_people, depth, frame.uv, frame.confidence, frame.camera)
+        return run_capped(self.pipeline, self._reduced, self.config.max_full_people, depth, frame.uv,
+                          frame.confidence, frame.camera)
 
     def _publish(self, header: Header, frame: Frame, state: PoseState, stages: list[str]) -> None:
         stamp = stamp_ns(header.stamp)
