@@ -75,3 +75,15 @@ def test_match_skeletons_is_one_to_one_and_gated():
     assert sorted(match_skeletons(a, b, 0.5)) == [(0, 1), (1, 0)]
     assert skeleton_distances(a[:1], np.full((1, 15, 3), np.nan))[0, 0] == np.inf
     assert match_skeletons(a, b[2:], 0.5) == [] and match_skeletons(a[:0], b, 0.5) == []
+
+
+def test_match_skeletons_does_not_force_pairs_to_match_more():
+    """One person (track 0) leaves as a newcomer appears 0.4 m beyond the other (track 1): pairing
+    every skeleton within the gate would give the one who stayed track 0 and the newcomer track 1 (the
+    bench tracking identity switches); the best pairs keep the stayer on track 1, the newcomer on none."""
+    from refinet_ros.core.skeleton_matching import match_skeletons
+    body = np.random.default_rng(1).normal(0, 0.2, (15, 3)) + [0, 0, 3]
+    tracks = np.stack([body, body + [0.4, 0, 0]])
+    frame = np.stack([body + [0.41, 0, 0], body + [0.8, 0, 0]])
+    assert match_skeletons(frame, tracks, 0.5) == [(0, 1)]
+    assert match_skeletons(frame, tracks, np.array([0.5, 0.3])) == [(0, 1)]

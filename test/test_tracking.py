@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from refinet_ros.core.joints import FLIP_PERMUTATION
 from refinet_ros.core.one_euro import OneEuroFilter, OneEuroParams
 from refinet_ros.core.tracking import Tracker, TrackerParams
 
@@ -201,3 +202,21 @@ def test_a_hidden_person_lifted_onto_the_one_in_front_keeps_its_id_through_its_2
         got = tr.update(k * 33 * MS, ["", ""], np.stack([near, far]), np.stack([near_uv, far_uv]), f).body_ids
         assert ids is None or got == ids, k
         ids = got
+
+
+def _wide_person(x: float) -> np.ndarray:
+    """A standing skeleton in ITOP order whose right (even limb indices) and left sides are apart."""
+    side = np.array([0, 0, -0.2, 0.2, -0.3, 0.3, -0.35, 0.35, 0, -0.15, 0.15, -0.15, 0.15, -0.15, 0.15])
+    height = np.array([0.8, 0.6, 0.55, 0.55, 0.3, 0.3, 0.05, 0.05, 0.3, 0.0, 0.0, -0.4, -0.4, -0.8, -0.8])
+    return np.stack([x + side, -height, np.full(15, 3.0)], -1)
+
+
+def test_a_detector_swapping_a_persons_sides_does_not_hand_their_id_to_a_newcomer():
+    """The detector swaps left and right of person A for one frame just as B appears 0.25 m beside A:
+    A's swapped skeleton is 0.3 m (median joint) from A's track, B 0.25 m; matched as they come, B
+    would take A's id and A get a new one (the bench tracking switches). The mirror is compared too."""
+    tr = Tracker(TrackerParams(smoothing=False), seed=0)
+    a = [tr.update(k * 33 * MS, [""], _wide_person(0.0)[None]).body_ids[0] for k in range(5)]
+    swapped = _wide_person(0.0)[FLIP_PERMUTATION]
+    got = tr.update(5 * 33 * MS, ["", ""], np.stack([swapped, _wide_person(0.25)])).body_ids
+    assert got[0] == a[0] and got[1] not in ("", a[0])

@@ -2,16 +2,15 @@
 
 The cost of a pair is the mean distance over the joints both have (NaN joints are missing); pairs
 farther than a gate are never matched, so a person is not paired with someone across the room
-just because the counts differ. The assignment is optimal (scipy's Hungarian method).
+just because the counts differ. The assignment is optimal (scipy's Hungarian method) on what each
+pair saves against leaving both unmatched (its distance minus the gate), not a maximum number of
+pairs: when one person leaves and another enters, forcing every pair in the gate would hand the
+newcomer someone's track and that person a new one.
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-
-#: Cost of a pair that shares no joint: never matched.
-_NO_PAIR = 1e6
-
 
 def skeleton_distances(a: np.ndarray, b: np.ndarray, median: bool = False) -> np.ndarray:
     """(M, K) mean (or median: a few badly placed joints do not count) joint distance, metres, of
@@ -29,13 +28,22 @@ def skeleton_distances(a: np.ndarray, b: np.ndarray, median: bool = False) -> np
 def match_skeletons(a: np.ndarray, b: np.ndarray, gate_m: float | np.ndarray,
                     median: bool = False) -> list[tuple[int, int]]:
     """Pairs (i, j) of skeletons a[i], b[j] whose joint distance is under `gate_m` (one gate, or one per
-    b[j]), minimising the total."""
+    b[j]), minimising the total of distance minus gate over the pairs (:func:`assign`)."""
     if len(a) == 0 or len(b) == 0:
         return []
-    cost = skeleton_distances(a, b, median)
-    gate_m = np.broadcast_to(np.asarray(gate_m, float), (len(b),))[None]
-    rows, cols = linear_sum_assignment(np.where(cost < gate_m, cost, _NO_PAIR))
-    return [(int(i), int(j)) for i, j in zip(rows, cols) if cost[i, j] < gate_m[0, j]]
+    return assign(skeleton_distances(a, b, median), gate_m)
 
 
-__all__ = ["match_skeletons", "skeleton_distances"]
+def assign(cost: np.ndarray, gate: float | np.ndarray) -> list[tuple[int, int]]:
+    """Pairs (i, j) with cost[i, j] under the gate (one, or one per column j) minimising the sum of
+    cost minus gate over the pairs: a pair out of its gate saves nothing and is left unmatched."""
+    cost = np.asarray(cost, float)
+    if cost.size == 0:
+        return []
+    gate = np.broadcast_to(np.asarray(gate, float), (cost.shape[1],))[None]
+    inside = cost < gate
+    rows, cols = linear_sum_assignment(np.where(inside, cost - gate, 0.0))
+    return [(int(i), int(j)) for i, j in zip(rows, cols) if inside[i, j]]
+
+
+__all__ = ["assign", "match_skeletons", "skeleton_distances"]

@@ -8,7 +8,7 @@
   matched to the remaining live tracks, each moved on at its own walking velocity to the frame's
   stamp, by median joint distance (a few joints lifted onto an occluder do not count), optimally
   (Hungarian method, core.skeleton_matching) and gated by ``gate_m`` plus how far a person can walk
-  in the gap (MAX_SPEED_M_S); unmatched ones start new tracks;
+  in the gap (MAX_SPEED_M_S), the tracks seen last first; unmatched ones start new tracks;
 * a track survives ``max_missing_s`` without a skeleton, then ends; a new person gets a new id, and
   an id the tracker made is never used again in the run. Tracks of untracked input get ROS4HRI-style
   ids (five random lowercase letters), tracks of a tracking detector its own id.
@@ -25,8 +25,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .joints import FLIP_PERMUTATION
 from .one_euro import OneEuroFilter, OneEuroParams
-from .skeleton_matching import match_skeletons
+from .skeleton_matching import assign, skeleton_distances
 
 #: Walking speed a gate allows for on top of gate_m, per second of gap (people rarely run past a robot).
 MAX_SPEED_M_S = 2.0
@@ -167,23 +168,36 @@ class Tracker:
 
     def _match_rest(self, stamp_ns: int, joints: np.ndarray, uv: np.ndarray | None,
                     assigned: list[str | None]) -> None:
+        """Assign the skeletons without a track yet, tracks seen most recently first (a matching cascade,
+        as in DeepSORT): a track missed for a while has a wider gate, and must not take a person from
+        the track that followed them in the last frame."""
         free = [b for b in self._tracks if b not in assigned]
         todo = [k for k, a in enumerate(assigned) if a is None]
         if not free or not todo:
             return
         tracks = [self._tracks[b] for b in free]
-        gates = np.array([self.params.gate_m + MAX_SPEED_M_S * max((stamp_ns - t.last_ns) / 1e9, 0.0)
-                          for t in tracks])
-        in_image = uv is not None and all(t.uv is not None and np.isfinite(t.metres_per_px) for t in tracks)
-        if in_image:           # pixels as metres at each track's distance: the gate means the same
-            a = _flat(uv[todo])
-            b = _flat(np.stack([t.predicted_uv(stamp_ns) for t in tracks]))
-            pairs = match_skeletons(a, b, gates / np.array([t.metres_per_px for t in tracks]), median=True)
-        else:
-            pairs = match_skeletons(joints[todo], np.stack([t.predicted(stamp_ns) for t in tracks]), gates,
-                                    median=True)
-        for i, j in pairs:
-            assigned[todo[i]] = free[j]
+        cost = self._distances(stamp_ns, joints[todo], None if uv is None else uv[todo], tracks)
+        rows = list(range(len(todo)))
+        for last_ns in sorted({t.last_ns for t in tracks}, reverse=True):
+            if not rows:
+                return
+            cols = [j for j, t in enumerate(tracks) if t.last_ns == last_ns]
+            gate = self.params.gate_m + MAX_SPEED_M_S * max((stamp_ns - last_ns) / 1e9, 0.0)
+            pairs = assign(cost[np.ix_(rows, cols)], gate)
+            for i, j in pairs:
+                assigned[todo[rows[i]]] = free[cols[j]]
+            rows = [r for i, r in enumerate(rows) if i not in {p for p, _ in pairs}]
+
+    @staticmethod
+    def _distances(stamp_ns: int, joints: np.ndarray, uv: np.ndarray | None, tracks: list[_Track]) -> np.ndarray:
+        """(skeletons, tracks) median joint distances, metres, to each track moved on to `stamp_ns`, the
+        smaller of a skeleton's and its left/right mirror's (detectors swap the sides of a person from
+        one frame to the next). With image keypoints they are measured in the image, pixels as metres
+        at each track's distance."""
+        if uv is not None and all(t.uv is not None and np.isfinite(t.metres_per_px) for t in tracks):
+            return _mirror_distances(_flat(uv), _flat(np.stack([t.predicted_uv(stamp_ns) for t in tracks]))) \
+                * np.array([t.metres_per_px for t in tracks])
+        return _mirror_distances(joints, np.stack([t.predicted(stamp_ns) for t in tracks]))
 
     def _new_track(self, detector_id: str, joints: np.ndarray) -> str:
         body = detector_id if detector_id and detector_id not in self._used else self._new_id()
@@ -197,6 +211,11 @@ class Tracker:
             body = "".join(self._rng.choice(list(string.ascii_lowercase), ID_LENGTH))
             if body not in self._used:
                 return body
+
+
+def _mirror_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Median joint distances of skeletons a to b, or of a's left/right mirror when that is nearer."""
+    return np.minimum(skeleton_distances(a, b, median=True), skeleton_distances(a[:, FLIP_PERMUTATION], b, median=True))
 
 
 def _flat(uv: np.ndarray) -> np.ndarray:
