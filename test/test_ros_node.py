@@ -742,6 +742,7 @@ def test_demo_graph_scores_what_the_scorer_receives(monkeypatch):
     assert result["frames_sent"] == 45 and 0 < result["frames_received"] <= 45
     assert result["frames_received"] + result["frames_skipped"] >= 40      # at most a few lost on the wire
     assert 0 < result["p50_ms"] <= result["p95_ms"] <= result["max_ms"] < 1000
+    assert sum(row["frames"] for row in result["by_skeletons"].values()) == result["frames_received"]
     assert lines and "latency" in lines[-1]
     (scorer,) = scorers
     seq, idx = scorer.player.seq, np.asarray(scorer.indices)
@@ -803,3 +804,11 @@ def test_detector_depth_skips_a_frame_too_small_for_the_detector_and_goes_on(dri
     d.send_until(small, lambda: d.node.stats.skipped["detector_size"] >= 1)
     d.send_until(lambda: (depth_msg(seq, 0), info_msg(seq), None), lambda: d.answered() is not None)
     assert len(d.answered().skeletons) == 1
+
+
+def test_latency_by_skeleton_count_pools_only_frames_with_that_many():
+    from refinet_ros.ros.demo.live_scorer import latency_by_count
+    rows = latency_by_count([10.0, 20.0, 30.0, 40.0, 50.0], [1, 3, 3, 1, 3])
+    assert set(rows) == {"1", "3"} and rows["1"]["frames"] == 2 and rows["3"]["frames"] == 3
+    assert rows["1"]["p50_ms"] == 25.0 and rows["3"]["p50_ms"] == 30.0
+    assert rows["3"]["p95_ms"] == pytest.approx(48.0)

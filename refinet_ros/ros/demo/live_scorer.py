@@ -28,6 +28,13 @@ from .player import SequencePlayer
 PEOPLE_GATE_M = 0.5
 
 
+def latency_by_count(latency_ms: list[float], counts: list[int]) -> dict[str, dict[str, float]]:
+    """{skeletons per frame: {frames, p50_ms, p95_ms}} of the frames with exactly that many skeletons."""
+    lat, counts = np.asarray(latency_ms, float), np.asarray(counts, int)
+    return {str(n): {"frames": int((counts == n).sum()), "p50_ms": float(np.percentile(lat[counts == n], 50)),
+                     "p95_ms": float(np.percentile(lat[counts == n], 95))} for n in np.unique(counts)}
+
+
 class LiveScorer(Node):
     """Scores each output whose stamp the player sent against that frame's ground truth."""
 
@@ -57,11 +64,13 @@ class LiveScorer(Node):
         return len(self.indices)
 
     def results(self) -> dict[str, Any]:
-        """mAP / mDE over the received valid frames and latency percentiles (JSON-ready)."""
+        """mAP / mDE over the received valid frames and latency percentiles (JSON-ready), also by the
+        number of skeletons in the frame (a sequence of people walking through varies it)."""
         lat = np.asarray(self.latency_ms) if self.latency_ms else np.array([np.nan])
         out: dict[str, Any] = {"frames_received": self.received,
                                "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
-                               "max_ms": float(lat.max())}
+                               "max_ms": float(lat.max()),
+                               "by_skeletons": latency_by_count(self.latency_ms, [len(s) for s in self.skeletons])}
         if self.received:
             out.update(self.accuracy())
         return out
