@@ -37,8 +37,8 @@ ID_LENGTH = 5
 
 @dataclass(frozen=True)
 class TrackerParams:
-    gate_m: float = 0.5             # mean joint distance within which a skeleton continues a track
-    max_missing_s: float = 1.0      # a track with no skeleton for longer ends
+    gate_m: float = 0.3             # median joint distance within which a skeleton continues a track
+    max_missing_s: float = 2.0      # a track with no skeleton for longer ends
     smoothing: bool = True
     one_euro: OneEuroParams = OneEuroParams()
 
