@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -101,7 +102,8 @@ def _crossing_frames(people) -> dict[int, np.ndarray]:
     keypoints) overlaps another person's: crossing, or hiding or hidden by someone."""
     n = len(people.ids)
     near: dict[int, np.ndarray] = {}
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():                                    # empty slots are all NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
         lo, hi = np.nanmin(people.uv, axis=2), np.nanmax(people.uv, axis=2)      # (N, P, 2)
     for t in range(n):
         here = np.flatnonzero(people.present[t])
