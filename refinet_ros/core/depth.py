@@ -66,15 +66,17 @@ def to_itop_depth(depth_m: np.ndarray) -> np.ndarray:
     return np.nan_to_num(np.asarray(depth_m, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0).astype(np.float16)
 
 
-def gather_pixels(depth_m: np.ndarray, ui: np.ndarray, vi: np.ndarray) -> np.ndarray:
+def gather_pixels(depth_m: np.ndarray, ui: np.ndarray, vi: np.ndarray, batch: np.ndarray | None = None) -> np.ndarray:
     """depth_m (B, H, W) at integer pixels ui, vi (B, ...; broadcast together) -> (B, ...); NaN off-image.
+    With `batch` (broadcasting with ui, vi) the image of each pixel is depth_m[batch] instead, for a
+    subset of a batch's keypoints.
 
     The one gather behind every windowed lookup (depth_at, patches, point crops): all keypoints
     of a batch in a single fancy-indexing call, no per-joint loop."""
     b, h, w = depth_m.shape
     ui, vi = np.broadcast_arrays(ui, vi)
     inside = (ui >= 0) & (ui < w) & (vi >= 0) & (vi < h)
-    bi = np.arange(b).reshape(b, *([1] * (ui.ndim - 1)))
+    bi = np.arange(b).reshape(b, *([1] * (ui.ndim - 1))) if batch is None else batch
     vals = depth_m[bi, np.clip(vi, 0, h - 1), np.clip(ui, 0, w - 1)]
     return np.where(inside, vals, np.nan)
 

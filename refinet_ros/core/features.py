@@ -84,11 +84,12 @@ class PointClouds:
 
 
 def _crop_cube(depth_m: np.ndarray, joints: np.ndarray, camera: PinholeCamera, half: np.ndarray,
-               grid: int) -> tuple[np.ndarray, np.ndarray]:
+               grid: int, batch: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Back-projected points of a grid x grid pixel sample of each cube's image box, and in-cube mask.
 
     The box is the projection of the cube's nearest face, so its pixel size shrinks with depth;
-    a fixed grid over it keeps the cost independent of distance. Returns (B, J, G*G, 3), (B, J, G*G).
+    a fixed grid over it keeps the cost independent of distance. Returns (B, J, G*G, 3), (B, J, G*G);
+    with `batch`, joints (S, 3) are crops of the images depth_m[batch] (S,).
     """
     z_near = np.maximum(joints[..., 2] - half, 0.05)
     centre_uv = camera.project(joints)
@@ -98,7 +99,7 @@ def _crop_cube(depth_m: np.ndarray, joints: np.ndarray, camera: PinholeCamera, h
     ui = np.rint(centre_uv[..., 0, None, None] + r_u[..., None, None] * t[None, :]).astype(np.int64)
     vi = np.rint(centre_uv[..., 1, None, None] + r_v[..., None, None] * t[:, None]).astype(np.int64)
     ui, vi = np.broadcast_arrays(ui, vi)
-    z = gather_pixels(depth_m, ui, vi)
+    z = gather_pixels(depth_m, ui, vi, None if batch is None else batch[:, None, None])
     pts = camera.backproject(np.stack([ui, vi], -1).astype(np.float64), z)
     pts = pts.reshape(*joints.shape[:-1], grid * grid, 3)
     with np.errstate(invalid="ignore"):
@@ -135,11 +136,10 @@ def joint_point_clouds(depth_m: np.ndarray, joints: np.ndarray, camera: PinholeC
     half = np.full(valid.shape, half_size)
     pts, inside = _crop_cube(depth_m, safe, camera, half, grid)
     sparse = inside.sum(-1) < CLOUD_MIN_POINTS
-    if sparse.any():
-        half = np.where(sparse, 2 * half_size, half)
-        pts2, inside2 = _crop_cube(depth_m, safe, camera, half, grid)
-        pts = np.where(sparse[..., None, None], pts2, pts)
-        inside = np.where(sparse[..., None], inside2, inside)
+    if sparse.any():                               # those cubes again, twice the size
+        half[sparse] = 2 * half_size
+        pts[sparse], inside[sparse] = _crop_cube(depth_m, safe[sparse], camera, half[sparse], grid,
+                                                 np.nonzero(sparse)[0])
     inside &= valid[..., None]
     idx, count = _pick(inside, n_points, rng)
     chosen = np.take_along_axis(pts, idx[..., None], -2)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from .depth import nanmedian_last
+
 def skeleton_distances(a: np.ndarray, b: np.ndarray, median: bool = False) -> np.ndarray:
     """(M, K) mean (or median: a few badly placed joints do not count) joint distance, metres, of
     (M, J, 3) and (K, J, 3) skeletons; inf without a common joint."""
@@ -19,7 +21,7 @@ def skeleton_distances(a: np.ndarray, b: np.ndarray, median: bool = False) -> np
     finite = np.isfinite(d)
     with np.errstate(invalid="ignore"):
         if median:
-            centre = np.nanmedian(np.where(finite, d, np.nan), axis=-1) if d.size else d.sum(-1)
+            centre = nanmedian_last(np.where(finite, d, np.nan)) if d.size else d.sum(-1)
         else:
             centre = np.where(finite, d, 0.0).sum(-1) / finite.sum(-1)
     return np.where(finite.any(-1), centre, np.inf)

@@ -25,6 +25,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .depth import nanmedian_last
 from .joints import FLIP_PERMUTATION
 from .one_euro import OneEuroFilter, OneEuroParams
 from .skeleton_matching import assign, skeleton_distances
@@ -87,7 +88,7 @@ def _follow(velocity: np.ndarray, now: np.ndarray, before: np.ndarray, dt: float
     """The velocity of a point set's median, smoothed over frames and capped at `limit`."""
     if not (np.isfinite(now).any() and np.isfinite(before).any()):
         return velocity
-    step = (np.nanmedian(now, 0) - np.nanmedian(before, 0)) / dt
+    step = (nanmedian_last(now.T) - nanmedian_last(before.T)) / dt
     if not np.isfinite(step).all():
         return velocity
     v = 0.5 * velocity + 0.5 * step
@@ -138,7 +139,7 @@ class Tracker:
             raise ValueError(f"{len(detector_ids)} ids for {len(joints)} skeletons")
         uv = None if uv is None or not focal_px else np.asarray(uv, dtype=np.float64)
         with np.errstate(all="ignore"):
-            scale = (np.nanmedian(joints[..., 2], -1) / focal_px if uv is not None and len(joints)
+            scale = (nanmedian_last(joints[..., 2]) / focal_px if uv is not None and len(joints)
                      else np.full(len(joints), np.nan))
         ended = self.reset() if self._last_ns is not None and stamp_ns < self._last_ns else []
         ended += self._expire(stamp_ns)
