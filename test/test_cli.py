@@ -58,3 +58,11 @@ def test_help_exits_cleanly(argv, capsys):
     with pytest.raises(SystemExit) as done:
         build_parser().parse_args(argv)
     assert done.value.code == 0 and "default" in capsys.readouterr().out
+
+
+def test_bench_models_int8_writes_its_own_file_not_the_float_one(tmp_path, monkeypatch):
+    """The README's `bench models --int8 -> bench/models_int8.json`: it overwrote bench/models.json."""
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(["bench", "models", "--int8", "--iterations", "2"])
+    assert args.handler(args) == 0
+    assert (tmp_path / "bench/models_int8.json").is_file() and not (tmp_path / "bench/models.json").exists()

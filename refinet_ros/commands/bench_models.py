@@ -33,7 +33,8 @@ def add_models_parser(kinds: argparse._SubParsersAction) -> argparse.ArgumentPar
                    help="weights directory (default: the shipped weights)")
     p.add_argument("--iterations", type=int, default=200, help="timed runs per row, after 20 warm-up runs")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (the target is a 2-core CPU)")
-    p.add_argument("--json", type=Path, default=Path("bench/models.json"), help="results")
+    p.add_argument("--json", type=Path, default=None,
+                   help="results (default: bench/models.json, with --int8 bench/models_int8.json)")
     add_int8_flag(p)
     p.set_defaults(handler=run_bench_models)
     return p
@@ -119,7 +120,8 @@ def run_bench_models(args: argparse.Namespace) -> int:
     result = bench_models(args.view, args.weights, args.iterations, int8=args.int8)
     for row in result["rows"]:
         print(f"{row['name']:<8} p50 {row['p50_ms']:7.2f} ms  p95 {row['p95_ms']:7.2f} ms  params {row['params']:,}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.json}")
+    path = args.json or Path("bench/models_int8.json" if args.int8 else "bench/models.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+    print(f"wrote {path}")
     return 0
