@@ -105,3 +105,45 @@ def test_a_pose_camera_info_that_never_arrives_is_a_counted_skip(seq):
     with pytest.raises(SkipFrame) as skip:
         _frame(seq, 0, seq.keypoints[0], PoseCamera(None, COLOUR_FROM_DEPTH))
     assert skip.value.reason == "pose_camera_info"
+
+
+def _depth_image_proc_register(depth: np.ndarray, depth_camera: PinholeCamera, colour: PinholeCamera,
+                               colour_from_depth: Rigid, fill_upsampling_holes: bool) -> np.ndarray:
+    """depth_image_proc's register node as its register.cpp computes it, one depth pixel at a time (the
+    C++ node needs rclcpp, which these machines lack): the pixel's centre (or, filling holes, its
+    corners u-0.5, v-0.5 and u+0.5, v+0.5) back-projected at its depth, moved into the colour frame,
+    projected and truncated after +0.5; the pixel (or every pixel of the inclusive corner box, at the
+    corners' mean z) takes the nearest depth; a box with a corner off the image is dropped."""
+    out = np.full((colour.height, colour.width), np.nan)
+    rows, cols = np.nonzero(np.isfinite(depth) & (depth > 0))
+    for v, u in zip(rows, cols):
+        z = float(depth[v, u])
+        corners = [(u - 0.5, v - 0.5), (u + 0.5, v + 0.5)] if fill_upsampling_holes else [(u, v)]
+        p = colour_from_depth.apply(np.array([[(a - depth_camera.cx) * z / depth_camera.fx,
+                                               (b - depth_camera.cy) * z / depth_camera.fy, z] for a, b in corners]))
+        px = [(int(colour.fx * x / w + colour.cx + 0.5), int(colour.fy * y / w + colour.cy + 0.5)) for x, y, w in p]
+        (u1, v1), (u2, v2) = px[0], px[-1]
+        if u1 < 0 or v1 < 0 or u2 >= colour.width or v2 >= colour.height:
+            continue
+        box = out[v1:v2 + 1, u1:u2 + 1]
+        np.fmin(box, p[:, 2].mean(), out=box)
+    return out
+
+
+def test_registration_against_depth_image_procs_register_node(seq):
+    """Without fill_upsampling_holes, depth_image_proc writes each depth pixel into one colour pixel:
+    where both have depth they agree to a millimetre. With it, each depth pixel fills the inclusive box
+    of its rounded corners, one pixel wider than its footprint, so every colour pixel takes the nearest
+    of up to 2x2 depth pixels: on a noisy sensor that pulls depth nearer (never farther), where
+    core.registration gives each colour pixel the one depth pixel whose footprint holds its centre."""
+    depth = seq.depth_m[0].astype(np.float64)
+    ours = register_depth(depth, seq.camera, COLOUR, COLOUR_FROM_DEPTH)
+    single = _depth_image_proc_register(depth, seq.camera, COLOUR, COLOUR_FROM_DEPTH, False)
+    both = np.isfinite(ours) & np.isfinite(single)
+    assert both.sum() > 0.98 * np.isfinite(single).sum() > 0.1 * ours.size
+    assert np.mean(np.abs(ours - single)[both] < 1e-3) > 0.999
+    filled = _depth_image_proc_register(depth, seq.camera, COLOUR, COLOUR_FROM_DEPTH, True)
+    both = np.isfinite(ours) & np.isfinite(filled)
+    assert both.sum() > 0.97 * np.isfinite(filled).sum()
+    diff = (filled - ours)[both]
+    assert np.median(np.abs(diff)) < 1e-3 and np.mean(diff < -0.01) > 0.1 and np.mean(diff > 0.01) < 0.005
