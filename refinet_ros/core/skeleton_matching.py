@@ -14,6 +14,7 @@ from scipy.optimize import linear_sum_assignment
 
 from .depth import nanmedian_last
 
+
 def skeleton_distances(a: np.ndarray, b: np.ndarray, median: bool = False) -> np.ndarray:
     """(M, K) mean (or median: a few badly placed joints do not count) joint distance, metres, of
     (M, J, 3) and (K, J, 3) skeletons; inf without a common joint."""

@@ -6,7 +6,8 @@
   its ids, the tracker only fills in;
 * the others (no id, or an id never seen, as from a detector whose ids change every frame) are
   matched to the remaining live tracks, each moved on at its own walking velocity to the frame's
-  stamp, by median joint distance (a few joints lifted onto an occluder do not count), optimally
+  stamp, by median joint distance (a few joints lifted onto an occluder do not count), or that of
+  the skeleton's left/right mirror when nearer (detectors swap a person's sides), optimally
   (Hungarian method, core.skeleton_matching) and gated by ``gate_m`` plus how far a person can walk
   in the gap (MAX_SPEED_M_S), the tracks seen last first; unmatched ones start new tracks;
 * a track survives ``max_missing_s`` without a skeleton, then ends; a new person gets a new id, and
@@ -187,7 +188,8 @@ class Tracker:
             pairs = assign(cost[np.ix_(rows, cols)], gate)
             for i, j in pairs:
                 assigned[todo[rows[i]]] = free[cols[j]]
-            rows = [r for i, r in enumerate(rows) if i not in {p for p, _ in pairs}]
+            taken = {i for i, _ in pairs}
+            rows = [r for i, r in enumerate(rows) if i not in taken]
 
     @staticmethod
     def _distances(stamp_ns: int, joints: np.ndarray, uv: np.ndarray | None, tracks: list[_Track]) -> np.ndarray:
