@@ -148,7 +148,8 @@ def test_registration_against_depth_image_procs_register_node(seq):
     assert both.sum() > 0.97 * np.isfinite(filled).sum()
     diff = (filled - ours)[both]
     print(f"depth_image_proc: single {np.isfinite(single).mean():.0%} of pixels, {agree:.2%} within 1 mm; "
-          f"filled {np.mean(diff < -0.01):.0%} > 1 cm nearer, {np.mean(diff < -0.1):.0%} > 10 cm nearer, {np.mean(diff > 0.01):.2%} > 1 cm farther")
+          f"filled {np.mean(diff < -0.01):.0%} > 1 cm nearer, {np.mean(diff < -0.1):.0%} > 10 cm nearer, "
+          f"{np.mean(diff > 0.01):.2%} > 1 cm farther")
     assert np.median(np.abs(diff)) < 1e-3 and np.mean(diff < -0.01) > 0.1 and np.mean(diff > 0.01) < 0.005
 
 
