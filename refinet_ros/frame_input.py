@@ -19,7 +19,7 @@ from .core.camera import PinholeCamera
 from .core.depth import DepthEncodingError, decode_depth, limit_range
 from .core.pose_input import clean_keypoints, most_confident, unique_names
 from .core.distortion import Distortion, DistortionError, rectify_depth, undistort_points
-from .core.registration import register_depth
+from .core.registration import register_depth, transfer_keypoints
 from .core.transforms import Rigid
 from .core.work_resolution import to_working_pixels, working_camera
 from .message_codec import (ImageConversionError, KeypointCountError, camera_from_info, distortion_from_info,
@@ -82,29 +82,29 @@ def prepare_frame(depth: Any, pose: Any, info: Any | None, reader: PoseReader, l
                   pose_camera: PoseCamera | None = None) -> Frame:
     """Decode and check depth (sensor_msgs/Image, raw pixels from `to_pixels`), intrinsics (CameraInfo)
     and keypoints (the pose message `reader` reads: see pose_messages); raise SkipFrame on the first
-    problem. With `pose_camera` the keypoints are pixels of that camera: the depth is registered into
-    it (core.registration), at the stages' working resolution (core.work_resolution), and the frame,
-    hence the 3D result, is in its optical frame."""
+    problem. With `pose_camera` the keypoints are pixels of that camera: they are moved into the depth
+    camera through the depth registered into it (core.registration, at the stages' working resolution:
+    core.work_resolution), so the frame stays the depth camera's and the 3D result is in its optical
+    frame (`pose_camera.from_depth` takes it into the pose camera's)."""
     camera, distortion = _camera(info)
     depth_m = _depth(depth, camera, distortion, limits, to_pixels)
-    work = camera                    # the pipeline brings a high-resolution camera to its working resolution
-    if pose_camera is not None:      # registered straight into the working one: no full-resolution image
+    kp_camera, kp_distortion = camera, distortion
+    if pose_camera is not None:
         if pose_camera.info is None:
             raise SkipFrame("pose_camera_info", "nothing received on the pose camera's camera_info topic")
-        depth_camera, (camera, distortion) = camera, _camera(pose_camera.info, "pose_camera_info")
-        work = working_camera(camera)
-        depth_m = register_depth(depth_m, depth_camera, work, pose_camera.from_depth)
+        kp_camera, kp_distortion = _camera(pose_camera.info, "pose_camera_info")
     try:
         body_ids, uv, conf = reader.read(pose)
-        uv = undistort_points(keypoint_pixels(uv, reader, camera), camera, distortion)
-        uv = to_working_pixels(uv, camera, work)
+        uv = undistort_points(keypoint_pixels(uv, reader, kp_camera), kp_camera, kp_distortion)
     except KeypointCountError as exc:
         raise SkipFrame("keypoint_count", str(exc)) from None
     except KeypointUnitsError as exc:
         raise SkipFrame("keypoint_units", str(exc)) from None
+    if pose_camera is not None:
+        uv = _into_depth_camera(uv, depth_m, camera, kp_camera, pose_camera.from_depth)
     uv, conf, cleaned = clean_keypoints(uv, conf)
     uv, conf = reader.layout.to_itop(uv, conf)
-    return _bodies(work, depth_m, body_ids, uv, conf, limits, {"confidence": cleaned})
+    return _bodies(camera, depth_m, body_ids, uv, conf, limits, {"confidence": cleaned})
 
 
 def prepare_detected_frame(depth: Any, info: Any | None, limits: InputLimits, detect: Detect,
@@ -136,6 +136,16 @@ def _bodies(camera: PinholeCamera, depth_m: np.ndarray, body_ids: list[str], uv:
         raise SkipFrame("bad_keypoints", f"none of {len(body_ids)} skeleton(s) has a keypoint inside the "
                                          f"{camera.width}x{camera.height} image")
     return Frame(camera, depth_m, body_ids, labels, uv, conf, {k: n for k, n in repairs.items() if n})
+
+
+def _into_depth_camera(uv: np.ndarray, depth_m: np.ndarray, camera: PinholeCamera, pose_camera: PinholeCamera,
+                       pose_from_depth: Rigid) -> np.ndarray:
+    """Pose-camera pixels -> depth-camera pixels, through the depth registered into the pose camera at
+    its working resolution (no full-resolution colour image is ever built)."""
+    work = working_camera(pose_camera)
+    registered = register_depth(depth_m, camera, work, pose_from_depth)
+    return transfer_keypoints(to_working_pixels(uv, pose_camera, work), registered, work, camera,
+                              pose_from_depth.inverse())
 
 
 def _depth(msg: Any, camera: PinholeCamera, distortion: Distortion, limits: InputLimits,

@@ -1,6 +1,6 @@
 """A two-camera rig: 2D poses from a colour camera of another resolution, with an offset extrinsic and
 lens distortion, give the 3D joints of the single (depth) camera within 1 cm (core.registration
-through the one input path)."""
+through the one input path: the keypoints move into the depth camera, the stages run there)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -28,7 +28,7 @@ COLOUR_FROM_DEPTH = Rigid((-0.015, 0.002, 0.001), tuple(Rotation.from_euler("yx"
 
 @pytest.fixture(scope="module")
 def seq():
-    return generate_split("side", "test", 6, seed=21, stride=1)
+    return generate_split("side", "test", 12, seed=21, stride=1)
 
 
 def _frame(seq, i: int, uv: np.ndarray, pose_camera: PoseCamera | None):
@@ -48,30 +48,43 @@ def _lift(frame) -> np.ndarray:
     return Pipeline().run(frame.depth_m[None], frame.uv, frame.confidence, frame.camera).joints[0]
 
 
-def test_colour_keypoints_give_the_depth_cameras_joints_within_a_centimetre(seq):
-    """Per joint, the rig's 3D against the depth camera's own; as reference, the depth camera against itself
-    with its keypoints moved by up to half a pixel (a joint on a silhouette edge changes depth with one
-    pixel of its window, in any camera): the rig is held to that, and to a sub-millimetre median."""
+def _rig_errors(seq, stages, shift_px: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per joint, the 3D distance between `stages` run from the colour camera's keypoints and from the
+    depth camera's, both the projections of the true joint centres (two exact detectors, one per camera);
+    and, as reference, the depth camera against itself with its keypoints moved by `shift_px`."""
     rng = np.random.default_rng(0)
-    errors, jitter = [], []
+    run = lambda f: stages.run(f.depth_m[None], f.uv, f.confidence, f.camera).joints[0]   # noqa: E731
+    errors, reference = [], []
     for i in range(len(seq)):
-        aligned_frame = _frame(seq, i, seq.keypoints[i], None)
-        aligned = _lift(aligned_frame)
+        aligned_frame = _frame(seq, i, seq.camera.project(seq.joints[i]), None)
+        aligned = run(aligned_frame)
         seen = np.isfinite(aligned).all(-1)
-        in_colour = COLOUR_FROM_DEPTH.apply(aligned)                 # the same surface points, colour frame
-        kp = distort_points(COLOUR.project(in_colour), COLOUR, LENS)  # where the colour detector finds them
+        kp = distort_points(COLOUR.project(COLOUR_FROM_DEPTH.apply(seq.joints[i])), COLOUR, LENS)
         frame = _frame(seq, i, np.where(seen[:, None], kp, np.nan), PoseCamera(_colour_info(), COLOUR_FROM_DEPTH))
-        # the colour camera at the stages' working resolution (fx 610 -> ITOP's 285.7)
-        assert frame.camera == COLOUR.scaled(frame.camera.fx / COLOUR.fx) and frame.depth_m.shape == (225, 397)
-        back = COLOUR_FROM_DEPTH.inverse().apply(_lift(frame))        # into the depth frame again
-        errors.append(np.linalg.norm(back - aligned, axis=-1)[seen])
-        shifted = replace(aligned_frame, uv=aligned_frame.uv + rng.uniform(-0.5, 0.5, aligned_frame.uv.shape))
-        jitter.append(np.linalg.norm(_lift(shifted) - aligned, axis=-1)[seen])
-    errors, jitter = np.concatenate(errors), np.concatenate(jitter)
-    assert errors.size > 60 and np.isfinite(errors).mean() > 0.97
-    errors, jitter = errors[np.isfinite(errors)], jitter[np.isfinite(jitter)]
+        assert frame.camera == seq.camera               # the keypoints moved into the depth camera
+        errors.append(np.linalg.norm(run(frame) - aligned, axis=-1)[seen])
+        step = rng.normal(size=aligned_frame.uv.shape)
+        step *= shift_px / np.linalg.norm(step, axis=-1, keepdims=True)
+        reference.append(np.linalg.norm(run(replace(aligned_frame, uv=aligned_frame.uv + step)) - aligned,
+                                        axis=-1)[seen])
+    return np.concatenate(errors), np.concatenate(reference)
+
+
+def _summary(name: str, errors: np.ndarray) -> str:
+    return (f"{name}: median {1e3 * np.median(errors):.2f} mm, {np.mean(errors < 0.01):.1%} within 1 cm, "
+            f"max {1e2 * errors.max():.1f} cm over {errors.size} joints")
+
+
+def test_colour_keypoints_give_the_depth_cameras_joints_within_a_centimetre(seq):
+    """The baseline from the colour camera against the depth camera's own. The keypoints move into the
+    depth camera at the surface depth, not the joint centre's: a parallax of about 0.05 px on this rig,
+    so the rig is held to a sub-millimetre median and to the depth camera's own result with its keypoints
+    moved by 0.05 px (a joint on a silhouette edge changes depth with one pixel of its window)."""
+    errors, reference = _rig_errors(seq, Pipeline(), 0.05)
+    assert errors.size > 150 and np.isfinite(errors).all()
+    print(_summary("baseline rig", errors), "|", _summary("depth camera, keypoints moved 0.05 px", reference))
     assert np.median(errors) < 0.001
-    assert np.mean(errors < 0.01) >= min(0.95, np.mean(jitter < 0.01) - 0.03) and np.mean(errors < 0.01) > 0.8
+    assert np.mean(errors < 0.01) >= min(0.97, np.mean(reference < 0.01) - 0.02)
 
 
 def test_a_rig_whose_grids_line_up_reproduces_the_depth_camera_exactly(seq):
@@ -153,23 +166,11 @@ def test_registration_against_depth_image_procs_register_node(seq):
     assert np.median(np.abs(diff)) < 1e-3 and np.mean(diff < -0.01) > 0.1 and np.mean(diff > 0.01) < 0.005
 
 
-def test_through_all_stages_the_rig_stays_within_a_centimetre_of_the_depth_camera_for_most_joints(seq):
-    """A+B+C from the colour camera against A+B+C from the depth camera: A and C sample patches and
-    point crops on the colour camera's pixel grid, so the stages see slightly other inputs; the joints
-    still agree to a median of under 1 cm (README, On a robot)."""
+def test_through_all_stages_the_rig_stays_within_a_centimetre_of_the_depth_camera(seq):
+    """A+B+C from the colour camera against A+B+C from the depth camera: the stages run on the depth
+    camera's image either way, so only the keypoints' sub-pixel parallax differs (README, On a robot)."""
     from refinet_ros.core.weights import build_pipeline
-    full = build_pipeline(("A", "B", "C"), "side")
-    errors = []
-    for i in range(len(seq)):
-        aligned_frame = _frame(seq, i, seq.keypoints[i], None)
-        surface = _lift(aligned_frame)
-        seen = np.isfinite(surface).all(-1)
-        kp = distort_points(COLOUR.project(COLOUR_FROM_DEPTH.apply(surface)), COLOUR, LENS)
-        frame = _frame(seq, i, np.where(seen[:, None], kp, np.nan), PoseCamera(_colour_info(), COLOUR_FROM_DEPTH))
-        run = lambda f: full.run(f.depth_m[None], f.uv, f.confidence, f.camera).joints[0]   # noqa: E731
-        back = COLOUR_FROM_DEPTH.inverse().apply(run(frame))
-        errors.append(np.linalg.norm(back - run(aligned_frame), axis=-1)[seen])
-    errors = np.concatenate(errors)
-    print(f"A+B+C rig: median {1e3 * np.median(errors):.1f} mm, {np.mean(errors < 0.01):.0%} within 1 cm, "
-          f"90th percentile {1e2 * np.percentile(errors, 90):.1f} cm over {errors.size} joints")
-    assert np.isfinite(errors).all() and np.median(errors) < 0.01 and np.mean(errors < 0.01) > 0.6
+    errors, reference = _rig_errors(seq, build_pipeline(("A", "B", "C"), "side"), 0.05)
+    print(_summary("A+B+C rig", errors), "|", _summary("depth camera, keypoints moved 0.05 px", reference))
+    assert np.isfinite(errors).all() and np.median(errors) < 0.002
+    assert np.mean(errors < 0.01) >= min(0.95, np.mean(reference < 0.01) - 0.02) and errors.max() < 0.1

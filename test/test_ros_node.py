@@ -378,10 +378,12 @@ def test_target_frame_output_is_the_optical_output_moved_by_the_tf_at_the_stamp(
                                     for m in d.tf for t in m.transforms))
 
 
-def test_poses_from_a_colour_camera_are_registered_with_the_tf_at_the_stamp(driver, seq):
+@pytest.mark.parametrize("target", ["", "base_link"])
+def test_poses_from_a_colour_camera_are_registered_with_the_tf_at_the_stamp(driver, seq, target):
     """pose_camera_info_topic: keypoints in the pixels of an 848x480 colour camera with its own lens, 15 mm
     beside the depth camera (a static TF). No colour camera_info yet: a counted skip. Then the skeletons
-    come out in the colour optical frame, matching the offline registered frame (test_registration)."""
+    come out in the colour optical frame (or target_frame): the offline frame's joints (refined in the
+    depth camera, test_registration) moved by the rig's TF (and the robot's)."""
     from refinet_ros.core.distortion import Distortion, distort_points
     from refinet_ros.core.transforms import Rigid
     from refinet_ros.frame_input import InputLimits, PoseCamera, prepare_frame
@@ -389,7 +391,8 @@ def test_poses_from_a_colour_camera_are_registered_with_the_tf_at_the_stamp(driv
     colour = PinholeCamera(610.0, 608.0, 428.5, 241.0, 848, 480)
     lens = Distortion("plumb_bob", (0.11, -0.24, 0.0008, -0.0012, 0.1))
     rig = Rigid((-0.015, 0.002, 0.001))
-    d = driver(pose_camera_info_topic="camera/color/camera_info", tf_timeout=0.05)
+    robot = Rigid((0.3, 0.0, 1.2), (0.0, 0.0, float(np.sin(np.pi / 4)), float(np.cos(np.pi / 4))))
+    d = driver(pose_camera_info_topic="camera/color/camera_info", tf_timeout=0.05, target_frame=target)
     kp = distort_points(colour.project(rig.apply(offline(seq, 0, Pipeline())[0])), colour, lens)
     pose = lambda: CODEC.skeleton2d_array(Header(), ["eve"], kp[None], seq.confidence[0][None])   # noqa: E731
     d.send_until(lambda: (depth_msg(seq, 0), info_msg(seq), pose()),
@@ -400,17 +403,19 @@ def test_poses_from_a_colour_camera_are_registered_with_the_tf_at_the_stamp(driv
     static = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                         durability=rclpy.qos.DurabilityPolicy.TRANSIENT_LOCAL)
     d.driver.create_publisher(TFMessage, "/tf_static", static).publish(
-        TFMessage(transforms=[_tf("test_color_optical_frame", FRAME_ID, 1, rig.translation, 0.0)]))
+        TFMessage(transforms=[_tf("test_color_optical_frame", FRAME_ID, 1, rig.translation, 0.0),
+                              _tf("base_link", "test_color_optical_frame", 1, robot.translation, 90.0)]))
     d.send_until(lambda: (depth_msg(seq, 0), info_msg(seq), pose()), lambda: d.answered() is not None)
     got = d.answered()
-    assert got.header.frame_id == "test_color_optical_frame" and stamp_ns(got.header.stamp) in d.sent
+    assert got.header.frame_id == (target or "test_color_optical_frame") and stamp_ns(got.header.stamp) in d.sent
     wire = CODEC.depth_image(Header(), seq.depth_m[0], "16UC1")
     wire.header.frame_id = FRAME_ID
     frame = prepare_frame(wire, pose(), info_msg(seq), pose_reader("skeleton2d"), InputLimits(0.1, 10.0, 8),
                           pose_camera=PoseCamera(info, rig))
-    want = Pipeline().run(frame.depth_m[None], frame.uv, frame.confidence, frame.camera).joints
-    np.testing.assert_allclose(joints_from_msg(got)[1], want, atol=1e-5)
-    err = np.linalg.norm(rig.inverse().apply(want[0]) - offline(seq, 0, Pipeline())[0], axis=-1)
+    want = Pipeline().run(frame.depth_m[None], frame.uv, frame.confidence, frame.camera).joints   # depth frame
+    out = (robot * rig) if target else rig
+    np.testing.assert_allclose(joints_from_msg(got)[1], out.apply(want), atol=1e-5)
+    err = np.linalg.norm(want[0] - offline(seq, 0, Pipeline())[0], axis=-1)
     assert np.nanmedian(err) < 0.001
 
 

@@ -414,7 +414,7 @@ class RefineNode(LifecycleNode):
     # --- refiner thread -----------------------------------------------------------------------
     def _refine(self, pair: _Pair) -> None:
         try:
-            header = pair.depth.header
+            header, pose_camera = pair.depth.header, None
             if pair.pose is None:
                 frame = prepare_detected_frame(pair.depth, self._info, self.limits, self.detector.keypoints,
                                                image_to_array)
@@ -424,10 +424,8 @@ class RefineNode(LifecycleNode):
                 pose_camera = self._pose_camera(pair.depth.header)
                 frame = prepare_frame(pair.depth, pair.pose, self._info, self.reader, self.limits, image_to_array,
                                       pose_camera)
-                if pose_camera is not None:            # the skeletons are in the pose camera's optical frame
-                    header = Header(stamp=header.stamp, frame_id=pose_camera.info.header.frame_id)
             frame = self._new_bodies(pair.depth, frame)
-            header, to_output = self._output_frame(header)
+            header, to_output = self._output_frame(header, pose_camera)
             for kind, count in frame.repairs.items():
                 self.stats.add_repair(kind, count)
                 self._warner.warn(kind, f"{count} skeleton(s) at {stamp_ns(pair.depth.header.stamp)} ns")
@@ -470,13 +468,21 @@ class RefineNode(LifecycleNode):
         tr, q = t.transform.translation, t.transform.rotation
         return Rigid((tr.x, tr.y, tr.z), (q.x, q.y, q.z, q.w))
 
-    def _output_frame(self, header: Header) -> tuple[Header, Rigid | None]:
-        """The output header (input stamp; target_frame when set) and the transform into it, looked up
-        at the image stamp with a wait of at most tf_timeout (none: SkipFrame, never the latest)."""
+    def _output_frame(self, header: Header, pose_camera: PoseCamera | None) -> tuple[Header, Rigid | None]:
+        """The output header (input stamp; the pose camera's optical frame when the poses came from one,
+        target_frame when set) and the transform from the depth optical frame, where the stages run,
+        into it; target_frame is looked up at the image stamp with a wait of at most tf_timeout (none:
+        SkipFrame, never the latest)."""
+        to_output = None
+        if pose_camera is not None:
+            header, to_output = Header(stamp=header.stamp, frame_id=pose_camera.info.header.frame_id), \
+                pose_camera.from_depth
         target = self.config.target_frame
         if not target or target == header.frame_id:
-            return header, None
-        return Header(stamp=header.stamp, frame_id=target), self._lookup(target, header)
+            return header, to_output
+        to_target = self._lookup(target, header)
+        return (Header(stamp=header.stamp, frame_id=target),
+                to_target if to_output is None else to_target * to_output)
 
     def _track(self, header: Header, frame: Frame, state: PoseState) -> tuple[Frame, PoseState]:
         """Stable ids (and smoothed joints) for the frame's people; the live tracks on bodies_topic."""
@@ -496,8 +502,8 @@ class RefineNode(LifecycleNode):
         keep = [i for i, label in enumerate(frame.labels) if label not in done]
         if not keep:
             raise SkipFrame("repeated_stamp", f"stamp {stamp} ns, bodies {frame.labels or 'none'}")
-        return Frame(frame.camera, frame.depth_m, [frame.body_ids[i] for i in keep], [frame.labels[i] for i in keep],
-                     frame.uv[keep], frame.confidence[keep], frame.repairs)
+        return replace(frame, body_ids=[frame.body_ids[i] for i in keep], labels=[frame.labels[i] for i in keep],
+                       uv=frame.uv[keep], confidence=frame.confidence[keep])
 
     def _run_pipeline(self, frame: Frame) -> tuple[PoseState, list[str]]:
         """All people in one batch; beyond max_full_people the least confident get reduced_stages."""
