@@ -10,6 +10,10 @@ one pass of a small network:
 * 15 joint heatmaps place each joint precisely: the regressed position snaps to the nearest
   joint-heatmap peak within a few cells, the peak value is the keypoint's confidence.
 
+Each frame is also seen mirrored, left and right swapped (the flip test of pose estimation): the two
+outputs are averaged, so a person and their mirror image give mirrored keypoints exactly, and the
+pixel error drops by a tenth (README, Depth only) at twice the batch.
+
 The input is the depth map resized to a working width of :data:`WORK_WIDTH` pixels (half of
 ITOP's 320: a person then spans the same cells whatever the sensor's resolution), normalised
 per frame around the median valid reading, plus a validity channel (holes, NaN, zero are not
@@ -24,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..joints import NUM_JOINTS
+from ..joints import FLIP_PERMUTATION, NUM_JOINTS
 from .patch_refiner import ResidualBlock
 
 #: The network sees depth resized to this width (ITOP 320x240 -> 160x120).
@@ -38,6 +42,8 @@ OFFSET_UNIT = 8.0
 #: Depth is normalised as (z - frame median) / DEPTH_SCALE_M, clipped to +-DEPTH_CLIP.
 DEPTH_SCALE_M = 1.0
 DEPTH_CLIP = 3.0
+#: Joint channels of the mirror image: left and right swapped.
+_FLIP = torch.as_tensor(FLIP_PERMUTATION)
 
 
 class DepthPoseNet(nn.Module):
@@ -195,6 +201,20 @@ def _vertex(three: np.ndarray) -> float:
     return float(np.clip(0.5 * (three[0] - three[2]) / curvature, -0.5, 0.5)) if curvature < 0 else 0.0
 
 
+def mirror_average(output: torch.Tensor, mirrored: torch.Tensor) -> torch.Tensor:
+    """The network's output (B, 1 + 3J, h, w) averaged with its output on the mirrored input: that one
+    flipped back, its left and right joints swapped and its x offsets negated. Heatmaps are averaged
+    as probabilities (returned as logits, as decode expects), offsets as they are. Exact on the cell
+    grid: working widths are padded to a multiple of the stride."""
+    n_joints = (output.shape[1] - 1) // 3
+    back = mirrored.flip(-1)
+    heat = torch.cat([back[:, :1], back[:, 1:1 + n_joints][:, _FLIP]], 1)
+    offsets = back[:, 1 + n_joints:].unflatten(1, (n_joints, 2))[:, _FLIP]
+    offsets = offsets * torch.tensor([-1.0, 1.0], dtype=offsets.dtype, device=offsets.device)[:, None, None]
+    prob = (torch.sigmoid(output[:, :1 + n_joints]) + torch.sigmoid(heat)) / 2
+    return torch.cat([torch.logit(prob, eps=1e-6), (output[:, 1 + n_joints:] + offsets.flatten(1, 2)) / 2], 1)
+
+
 class DepthDetector:
     """The detector as the pipeline uses it: (B, H, W) depth in metres -> people per frame."""
 
@@ -207,9 +227,10 @@ class DepthDetector:
         if depth_m.ndim == 2:
             depth_m = depth_m[None]
         x, geo = network_input(depth_m)
+        x = torch.from_numpy(x).to(self.device)
         with torch.inference_mode():
-            out = self.model(torch.from_numpy(x).to(self.device))
-        return decode(out, geo, threshold)
+            both = self.model(torch.cat([x, x.flip(-1)]))
+        return decode(mirror_average(both[: len(x)], both[len(x):]), geo, threshold)
 
     def keypoints(self, depth_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One (H, W) frame -> ((P, 15, 2) keypoints, (P, 15) confidences), most confident person first."""
