@@ -203,16 +203,19 @@ def _vertex(three: np.ndarray) -> float:
 
 def mirror_average(output: torch.Tensor, mirrored: torch.Tensor) -> torch.Tensor:
     """The network's output (B, 1 + 3J, h, w) averaged with its output on the mirrored input: that one
-    flipped back, its left and right joints swapped and its x offsets negated. Heatmaps are averaged
-    as probabilities (returned as logits, as decode expects), offsets as they are. Exact on the cell
+    flipped back, its left and right joints swapped and its x offsets negated. Joint heatmaps are
+    averaged as probabilities (returned as logits, as decode expects) and offsets as they are; the
+    centre heatmap takes the larger of the two, since averaging it loses people that one of the two
+    images shows clearly. Exact on the cell
     grid: working widths are padded to a multiple of the stride."""
     n_joints = (output.shape[1] - 1) // 3
     back = mirrored.flip(-1)
     heat = torch.cat([back[:, :1], back[:, 1:1 + n_joints][:, _FLIP]], 1)
     offsets = back[:, 1 + n_joints:].unflatten(1, (n_joints, 2))[:, _FLIP]
     offsets = offsets * torch.tensor([-1.0, 1.0], dtype=offsets.dtype, device=offsets.device)[:, None, None]
-    prob = (torch.sigmoid(output[:, :1 + n_joints]) + torch.sigmoid(heat)) / 2
-    return torch.cat([torch.logit(prob, eps=1e-6), (output[:, 1 + n_joints:] + offsets.flatten(1, 2)) / 2], 1)
+    centre = torch.maximum(output[:, :1], heat[:, :1])        # a person seen in either image is a person
+    joints = torch.logit((torch.sigmoid(output[:, 1:1 + n_joints]) + torch.sigmoid(heat[:, 1:])) / 2, eps=1e-6)
+    return torch.cat([centre, joints, (output[:, 1 + n_joints:] + offsets.flatten(1, 2)) / 2], 1)
 
 
 class DepthDetector:
