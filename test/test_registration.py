@@ -48,7 +48,7 @@ def _lift(frame) -> np.ndarray:
     return Pipeline().run(frame.depth_m[None], frame.uv, frame.confidence, frame.camera).joints[0]
 
 
-def _rig_errors(seq, stages, shift_px: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def _rig_errors(seq, stages, shift_px: float) -> tuple[np.ndarray, np.ndarray]:
     """Per joint, the 3D distance between `stages` run from the colour camera's keypoints and from the
     depth camera's, both the projections of the true joint centres (two exact detectors, one per camera);
     and, as reference, the depth camera against itself with its keypoints moved by `shift_px`."""
